@@ -1,0 +1,1 @@
+# bench/: benchmarks; run by hand (scripts in bench/), never by make check.

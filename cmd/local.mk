@@ -1,0 +1,1 @@
+# cmd/: the kiln server and kilnctl mains.

@@ -1,0 +1,1 @@
+# pprof/: the profile model, decode/encode, merge, collapsed stacks.
