@@ -183,8 +183,7 @@ enum kb_status pprof_decode(const uint8_t *data, size_t len,
 
 /* Read a whole file (at most lim->max_compressed bytes) and decode it. The
  * error message starts with the path. */
-enum kb_status pprof_read_file(const char *path,
-                               const struct pprof_limits *lim,
+enum kb_status pprof_read_file(const char *path, const struct pprof_limits *lim,
                                struct pprof_profile **out, struct kb_err *err);
 
 /* Serialize as gzip-compressed protobuf, appended to `out`. */
@@ -192,8 +191,8 @@ enum kb_status pprof_encode(const struct pprof_profile *p, struct buf *out,
                             struct kb_err *err);
 
 /* pprof_encode to a file, written to PATH.tmp and renamed over PATH. */
-enum kb_status pprof_write_file(const struct pprof_profile *p,
-                                const char *path, struct kb_err *err);
+enum kb_status pprof_write_file(const struct pprof_profile *p, const char *path,
+                                struct kb_err *err);
 
 /* ---- Sample types ------------------------------------------------------- */
 
