@@ -1,0 +1,1 @@
+# exporter-kit/: libkiln-exporter, the in-process profiler library.
