@@ -1,0 +1,76 @@
+/* tsdb/wal.h: the write-ahead log: segment files of CRC-checked records.
+ * See wal.c for the design and docs/format/wal.md for the bytes. */
+#ifndef KILN_TSDB_WAL_H
+#define KILN_TSDB_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+
+/* The largest record payload the WAL accepts (and replay believes). */
+#define TSDB_WAL_MAX_RECORD (64u << 20)
+
+struct tsdb_wal;
+
+/* Options; zero values mean the defaults noted. */
+struct tsdb_wal_options {
+    size_t segment_size; /* start a new segment past this (128 MiB) */
+};
+
+/* Open (creating if needed) the WAL in directory `dir` for appending. New
+ * records go to a new segment after the last existing one, so opening never
+ * writes into a segment that replay may have found damaged. */
+enum kb_status tsdb_wal_open(const char *dir,
+                             const struct tsdb_wal_options *opts,
+                             struct tsdb_wal **out, struct kb_err *err);
+
+/* Append one record (`type` is the caller's, 1..255) to the current
+ * segment's write buffer. Not durable until tsdb_wal_sync returns KB_OK. */
+enum kb_status tsdb_wal_append(struct tsdb_wal *w, uint8_t type,
+                               const void *data, size_t len,
+                               struct kb_err *err);
+
+/* Write out buffered records and fsync. After KB_OK, every appended record
+ * survives a crash (kill -9, power loss on an honest disk). */
+enum kb_status tsdb_wal_sync(struct tsdb_wal *w, struct kb_err *err);
+
+/* Sync and close; NULL is allowed. */
+enum kb_status tsdb_wal_close(struct tsdb_wal *w, struct kb_err *err);
+
+/* The number of the segment being written (segments are numbered from 1). */
+uint32_t tsdb_wal_current_segment(const struct tsdb_wal *w);
+
+/* Start a new segment now (used before a head compaction so that everything
+ * before it can later be deleted with tsdb_wal_truncate). */
+enum kb_status tsdb_wal_cut(struct tsdb_wal *w, struct kb_err *err);
+
+/* Delete every segment numbered below `segment`. */
+enum kb_status tsdb_wal_truncate(struct tsdb_wal *w, uint32_t segment,
+                                 struct kb_err *err);
+
+/* Called for each good record in order; a non-KB_OK return stops replay and
+ * is returned by tsdb_wal_replay. */
+typedef enum kb_status (*tsdb_wal_record_fn)(void *ctx, uint8_t type,
+                                              const uint8_t *data, size_t len,
+                                              struct kb_err *err);
+
+/* What replay found. */
+struct tsdb_wal_replay_stats {
+    uint64_t records;
+    uint64_t segments;
+    uint64_t bytes_cut; /* bytes of torn or corrupt tail removed */
+    int repaired;       /* 1 if a damaged tail was cut */
+};
+
+/* Read every record of every segment in `dir` (which may not exist: then
+ * nothing happens) in order and call `fn`. A torn or corrupt record ends the
+ * log: the segment is truncated at the last good record, later segments are
+ * removed (renamed aside as *.corrupt), a line is logged, and replay returns
+ * KB_OK with stats->repaired set — never a refusal to start. Must be called
+ * before tsdb_wal_open on the same directory. */
+enum kb_status tsdb_wal_replay(const char *dir, tsdb_wal_record_fn fn,
+                               void *ctx, struct tsdb_wal_replay_stats *stats,
+                               struct kb_err *err);
+
+#endif
