@@ -1,0 +1,1 @@
+# tsdb/wal.mk: the WAL unit tests (the WAL joins libkilntsdb in tsdb/local.mk).
