@@ -6,7 +6,8 @@ pprof_libkilnpprof_a_SOURCES = \
 	pprof/collapsed.c \
 	pprof/decode.c \
 	pprof/encode.c \
-	pprof/merge.c
+	pprof/merge.c \
+	pprof/symtab.c
 pprof_libkilnpprof_a_CFLAGS = $(KILN_CFLAGS) $(PROTOBUFC_CFLAGS) $(ZLIB_CFLAGS)
 
 # Link line for everything that uses pprof/ (and so base/ and proto/).

@@ -1,28 +1,19 @@
 /* pprof/merge.c: summing profiles into one.
  *
- * Design. A merger owns the output profile and four hash maps that
- * deduplicate what goes into it: functions, mappings, locations and samples,
- * each keyed by a small byte string built from *output* ids, so equal things
- * from different inputs get the same key:
- *
- *   function  = (name, system_name, filename, start_line)       string ids
- *   mapping   = (size, file_offset, build id or else file name)
- *   location  = (mapping id, address relative to the mapping start,
- *                is_folded, (function id, line) per line)
- *   sample    = (location ids, labels as (key, str, num, unit))
- *
- * That is the identity go tool pprof uses, so merging agrees with it.
- * Addresses are relocated to the first-seen copy of their mapping, which
- * makes the same code loaded at different addresses (ASLR) one location.
- *
- * For each input, per-input tables translate its ids (strings, functions,
- * mappings, locations) to output ids once each, lazily, so a stack's frames
- * are looked up in arrays, not hashed again; only the sample key is hashed
- * per sample.
+ * Design. A merger owns the output profile, a symbol table writing into it
+ * (symtab.c: functions, mappings and locations made unique with go tool
+ * pprof's identity, ASLR undone), and a hash map of samples keyed by
+ * (target location ids, labels as (key, str, num, unit)), whose value is the
+ * sample's index in the output. Adding an input translates each sample's
+ * stack through the symbol table (array look-ups after the first time a
+ * location is seen) and either appends the sample or adds its values to the
+ * equal one.
  *
  * Headers combine like go tool pprof: earliest nonzero time_nanos, summed
  * duration_nanos, largest period, each distinct comment once. Sample types
  * and the period type must be equal (type and unit) to the first input's.
+ * Values add with two's-complement wrap-around rather than undefined
+ * overflow.
  */
 #include "pprof/profile.h"
 
@@ -33,24 +24,18 @@
 #include "base/buf.h"
 #include "base/hmap.h"
 
-#define UNMAPPED UINT32_MAX
-
 struct pprof_merger {
     struct pprof_profile *out;
-    struct hmap *functions, *mappings, *locations, *samples, *comments;
-    struct buf key; /* scratch for building keys */
-    /* Per-input translation tables (input index -> output id). */
-    uint32_t *str_map, *func_map, *map_map, *loc_map;
-    uint64_t *map_reloc; /* per input mapping: output start - input start */
-    size_t cap_str, cap_func, cap_map, cap_loc, cap_reloc;
+    struct pprof_symtab *symtab;
+    struct hmap *samples, *comments;
+    struct buf key; /* scratch for sample keys */
+    uint32_t *locs; /* scratch: one sample's target location ids */
+    size_t cap_locs;
 };
 
 struct pprof_merger *pprof_merger_new(void)
 {
     struct pprof_merger *m = kb_calloc(1, sizeof(*m));
-    m->functions = hmap_new(0);
-    m->mappings = hmap_new(0);
-    m->locations = hmap_new(0);
     m->samples = hmap_new(0);
     m->comments = hmap_new(0);
     buf_init(&m->key, BUF_NO_LIMIT);
@@ -61,129 +46,13 @@ void pprof_merger_free(struct pprof_merger *m)
 {
     if (m == NULL)
         return;
+    pprof_symtab_free(m->symtab);
     pprof_free(m->out);
-    hmap_free(m->functions);
-    hmap_free(m->mappings);
-    hmap_free(m->locations);
     hmap_free(m->samples);
     hmap_free(m->comments);
     buf_free(&m->key);
-    free(m->str_map);
-    free(m->func_map);
-    free(m->map_map);
-    free(m->loc_map);
-    free(m->map_reloc);
+    free(m->locs);
     free(m);
-}
-
-/* Size a translation table for `n` entries and mark them all unmapped. */
-static uint32_t *table_reset(uint32_t *t, size_t *cap, size_t n)
-{
-    t = kb_grow(t, cap, n, sizeof(*t));
-    memset(t, 0xff, n * sizeof(*t));
-    return t;
-}
-
-static uint32_t map_string(struct pprof_merger *m,
-                           const struct pprof_profile *in, uint32_t s)
-{
-    if (m->str_map[s] == UNMAPPED)
-        m->str_map[s] =
-            pprof_intern(m->out, in->strings[s], in->string_lens[s]);
-    return m->str_map[s];
-}
-
-static void key_put(struct pprof_merger *m, const void *p, size_t n)
-{
-    buf_append(&m->key, p, n); /* no limit on the scratch key */
-}
-
-static uint32_t map_function(struct pprof_merger *m,
-                             const struct pprof_profile *in, uint32_t id)
-{
-    if (m->func_map[id - 1] != UNMAPPED)
-        return m->func_map[id - 1];
-    const struct pprof_function *f = &in->functions[id - 1];
-    struct pprof_function of = {
-        .name = map_string(m, in, f->name),
-        .system_name = map_string(m, in, f->system_name),
-        .filename = map_string(m, in, f->filename),
-        .start_line = f->start_line,
-    };
-    buf_reset(&m->key);
-    key_put(m, &of.name, sizeof(of.name));
-    key_put(m, &of.system_name, sizeof(of.system_name));
-    key_put(m, &of.filename, sizeof(of.filename));
-    key_put(m, &of.start_line, sizeof(of.start_line));
-    bool found;
-    uint64_t *v = hmap_put(m->functions, m->key.data, m->key.len, &found);
-    if (!found)
-        *v = pprof_add_function(m->out, &of);
-    return m->func_map[id - 1] = (uint32_t)*v;
-}
-
-static uint32_t map_mapping(struct pprof_merger *m,
-                            const struct pprof_profile *in, uint32_t id)
-{
-    if (m->map_map[id - 1] != UNMAPPED)
-        return m->map_map[id - 1];
-    const struct pprof_mapping *im = &in->mappings[id - 1];
-    struct pprof_mapping om = *im;
-    om.filename = map_string(m, in, im->filename);
-    om.build_id = map_string(m, in, im->build_id);
-    uint64_t size = im->memory_limit - im->memory_start;
-    uint32_t ident = om.build_id ? om.build_id : om.filename;
-    buf_reset(&m->key);
-    key_put(m, &size, sizeof(size));
-    key_put(m, &im->file_offset, sizeof(im->file_offset));
-    key_put(m, &ident, sizeof(ident));
-    bool found;
-    uint64_t *v = hmap_put(m->mappings, m->key.data, m->key.len, &found);
-    if (!found)
-        *v = pprof_add_mapping(m->out, &om);
-    uint32_t out_id = (uint32_t)*v;
-    m->map_reloc[id - 1] =
-        m->out->mappings[out_id - 1].memory_start - im->memory_start;
-    return m->map_map[id - 1] = out_id;
-}
-
-static uint32_t map_location(struct pprof_merger *m,
-                             const struct pprof_profile *in, uint32_t id)
-{
-    if (m->loc_map[id - 1] != UNMAPPED)
-        return m->loc_map[id - 1];
-    const struct pprof_location *l = &in->locations[id - 1];
-    uint32_t mapping = 0;
-    uint64_t address = l->address, rel = l->address;
-    if (l->mapping_id) {
-        mapping = map_mapping(m, in, l->mapping_id);
-        address = l->address + m->map_reloc[l->mapping_id - 1];
-        rel = address - m->out->mappings[mapping - 1].memory_start;
-    }
-    struct pprof_line lines_small[16];
-    struct pprof_line *lines =
-        l->n_lines <= 16 ? lines_small : kb_malloc(l->n_lines * sizeof(*lines));
-    for (uint32_t j = 0; j < l->n_lines; j++) {
-        lines[j].function_id = map_function(m, in, l->lines[j].function_id);
-        lines[j].line = l->lines[j].line;
-    }
-    buf_reset(&m->key);
-    uint8_t folded = l->is_folded;
-    key_put(m, &mapping, sizeof(mapping));
-    key_put(m, &rel, sizeof(rel));
-    key_put(m, &folded, 1);
-    for (uint32_t j = 0; j < l->n_lines; j++) {
-        key_put(m, &lines[j].function_id, sizeof(lines[j].function_id));
-        key_put(m, &lines[j].line, sizeof(lines[j].line));
-    }
-    bool found;
-    uint64_t *v = hmap_put(m->locations, m->key.data, m->key.len, &found);
-    if (!found)
-        *v = pprof_add_location(m->out, mapping, address, lines, l->n_lines,
-                                l->is_folded);
-    if (lines != lines_small)
-        free(lines);
-    return m->loc_map[id - 1] = (uint32_t)*v;
 }
 
 static bool value_type_equal(const struct pprof_profile *a,
@@ -223,20 +92,21 @@ static enum kb_status check_compatible(const struct pprof_profile *out,
     return KB_OK;
 }
 
-/* The first input sets the output's sample types, period type and
- * default sample type. */
+/* The first input sets the output's sample types, period type, default
+ * sample type and frame filters. */
 static void start_output(struct pprof_merger *m, const struct pprof_profile *in)
 {
-    m->out = pprof_new();
+    struct pprof_symtab *st = m->symtab;
+    struct pprof_profile *out = m->out;
     for (size_t i = 0; i < in->n_sample_types; i++)
-        pprof_add_sample_type(m->out,
-                              map_string(m, in, in->sample_types[i].type),
-                              map_string(m, in, in->sample_types[i].unit));
-    m->out->period_type.type = map_string(m, in, in->period_type.type);
-    m->out->period_type.unit = map_string(m, in, in->period_type.unit);
-    m->out->default_sample_type = map_string(m, in, in->default_sample_type);
-    m->out->drop_frames = map_string(m, in, in->drop_frames);
-    m->out->keep_frames = map_string(m, in, in->keep_frames);
+        pprof_add_sample_type(
+            out, pprof_symtab_string(st, in->sample_types[i].type),
+            pprof_symtab_string(st, in->sample_types[i].unit));
+    out->period_type.type = pprof_symtab_string(st, in->period_type.type);
+    out->period_type.unit = pprof_symtab_string(st, in->period_type.unit);
+    out->default_sample_type = pprof_symtab_string(st, in->default_sample_type);
+    out->drop_frames = pprof_symtab_string(st, in->drop_frames);
+    out->keep_frames = pprof_symtab_string(st, in->keep_frames);
 }
 
 static void merge_header(struct pprof_merger *m, const struct pprof_profile *in)
@@ -249,7 +119,7 @@ static void merge_header(struct pprof_merger *m, const struct pprof_profile *in)
     if (in->period > out->period)
         out->period = in->period;
     for (size_t i = 0; i < in->n_comments; i++) {
-        uint32_t c = map_string(m, in, in->comments[i]);
+        uint32_t c = pprof_symtab_string(m->symtab, in->comments[i]);
         bool found;
         hmap_put(m->comments, &c, sizeof(c), &found);
         if (!found)
@@ -257,32 +127,32 @@ static void merge_header(struct pprof_merger *m, const struct pprof_profile *in)
     }
 }
 
-static void merge_sample(struct pprof_merger *m, const struct pprof_profile *in,
-                         const struct pprof_sample *s, uint32_t *locs)
+static void merge_sample(struct pprof_merger *m, const struct pprof_sample *s)
 {
     struct pprof_profile *out = m->out;
+    struct pprof_symtab *st = m->symtab;
+    m->locs =
+        kb_grow(m->locs, &m->cap_locs, s->n_locations + 1, sizeof(*m->locs));
     for (uint32_t j = 0; j < s->n_locations; j++)
-        locs[j] = map_location(m, in, s->location_ids[j]);
+        m->locs[j] = pprof_symtab_location(st, s->location_ids[j]);
     buf_reset(&m->key);
-    key_put(m, &s->n_locations, sizeof(s->n_locations));
-    key_put(m, locs, s->n_locations * sizeof(uint32_t));
-    struct pprof_label lab_small[8];
+    buf_append(&m->key, &s->n_locations, sizeof(s->n_locations));
+    buf_append(&m->key, m->locs, s->n_locations * sizeof(uint32_t));
+    struct pprof_label small[8];
     struct pprof_label *labs =
-        s->n_labels <= 8 ? lab_small : kb_malloc(s->n_labels * sizeof(*labs));
+        s->n_labels <= 8 ? small : kb_malloc(s->n_labels * sizeof(*labs));
     for (uint32_t j = 0; j < s->n_labels; j++) {
-        labs[j].key = map_string(m, in, s->labels[j].key);
-        labs[j].str = map_string(m, in, s->labels[j].str);
+        memset(&labs[j], 0, sizeof(labs[j])); /* no padding in the key */
+        labs[j].key = pprof_symtab_string(st, s->labels[j].key);
+        labs[j].str = pprof_symtab_string(st, s->labels[j].str);
         labs[j].num = s->labels[j].num;
-        labs[j].num_unit = map_string(m, in, s->labels[j].num_unit);
-        key_put(m, &labs[j].key, sizeof(labs[j].key));
-        key_put(m, &labs[j].str, sizeof(labs[j].str));
-        key_put(m, &labs[j].num, sizeof(labs[j].num));
-        key_put(m, &labs[j].num_unit, sizeof(labs[j].num_unit));
+        labs[j].num_unit = pprof_symtab_string(st, s->labels[j].num_unit);
     }
+    buf_append(&m->key, labs, s->n_labels * sizeof(*labs));
     bool found;
     uint64_t *v = hmap_put(m->samples, m->key.data, m->key.len, &found);
     if (!found) {
-        pprof_add_sample(out, locs, s->n_locations, s->values, labs,
+        pprof_add_sample(out, m->locs, s->n_locations, s->values, labs,
                          s->n_labels);
         *v = out->n_samples - 1;
     } else {
@@ -290,7 +160,7 @@ static void merge_sample(struct pprof_merger *m, const struct pprof_profile *in,
         for (size_t k = 0; k < out->n_sample_types; k++)
             vals[k] = (int64_t)((uint64_t)vals[k] + (uint64_t)s->values[k]);
     }
-    if (labs != lab_small)
+    if (labs != small)
         free(labs);
 }
 
@@ -298,28 +168,20 @@ enum kb_status pprof_merger_add(struct pprof_merger *m,
                                 const struct pprof_profile *in,
                                 struct kb_err *err)
 {
-    m->str_map = table_reset(m->str_map, &m->cap_str, in->n_strings);
-    m->func_map = table_reset(m->func_map, &m->cap_func, in->n_functions);
-    m->map_map = table_reset(m->map_map, &m->cap_map, in->n_mappings);
-    m->loc_map = table_reset(m->loc_map, &m->cap_loc, in->n_locations);
-    m->map_reloc = kb_grow(m->map_reloc, &m->cap_reloc, in->n_mappings,
-                           sizeof(*m->map_reloc));
     if (m->out == NULL) {
+        m->out = pprof_new();
+        m->symtab = pprof_symtab_new(m->out);
+        pprof_symtab_begin(m->symtab, in);
         start_output(m, in);
     } else {
         enum kb_status st = check_compatible(m->out, in, err);
         if (st)
             return st;
+        pprof_symtab_begin(m->symtab, in);
     }
     merge_header(m, in);
-    size_t max_depth = 0;
     for (size_t i = 0; i < in->n_samples; i++)
-        if (in->samples[i].n_locations > max_depth)
-            max_depth = in->samples[i].n_locations;
-    uint32_t *locs = kb_malloc((max_depth + 1) * sizeof(uint32_t));
-    for (size_t i = 0; i < in->n_samples; i++)
-        merge_sample(m, in, &in->samples[i], locs);
-    free(locs);
+        merge_sample(m, &in->samples[i]);
     return KB_OK;
 }
 

@@ -203,11 +203,46 @@ int pprof_sample_type_index(const struct pprof_profile *p, const char *name);
  * set and present, else the last one. */
 size_t pprof_default_sample_type(const struct pprof_profile *p);
 
+/* ---- Symbol tables (symtab.c) ------------------------------------------ */
+
+/* A symbol table keeps the functions, mappings and locations it adds to a
+ * target profile unique (strings are unique through pprof_intern), using the
+ * identity go tool pprof's merge uses; addresses are relocated to the first
+ * copy of their mapping seen, so ASLR does not split locations. It only
+ * appends to the target, so target ids stay valid. Used by merge and by the
+ * database, whose symbols live in a profile without samples. */
+struct pprof_symtab;
+
+/* A table writing into `target` (not owned; it must outlive the table and
+ * must not get functions, mappings or locations any other way). */
+struct pprof_symtab *pprof_symtab_new(struct pprof_profile *target);
+void pprof_symtab_free(struct pprof_symtab *st);
+struct pprof_profile *pprof_symtab_target(const struct pprof_symtab *st);
+
+/* Add in target terms (strings already target string ids); return the id of
+ * the equal existing object or of the new one. */
+uint32_t pprof_symtab_add_function(struct pprof_symtab *st,
+                                   const struct pprof_function *f);
+uint32_t pprof_symtab_add_mapping(struct pprof_symtab *st,
+                                  const struct pprof_mapping *m);
+uint32_t pprof_symtab_add_location(struct pprof_symtab *st, uint32_t mapping_id,
+                                   uint64_t address,
+                                   const struct pprof_line *lines,
+                                   uint32_t n_lines, bool is_folded);
+
+/* Import from `in`: after begin, translate in's string index or location id
+ * to the target's, adding what is missing. `in` must stay alive and
+ * unchanged until the next begin. */
+void pprof_symtab_begin(struct pprof_symtab *st,
+                        const struct pprof_profile *in);
+uint32_t pprof_symtab_string(struct pprof_symtab *st, uint32_t s);
+uint32_t pprof_symtab_location(struct pprof_symtab *st, uint32_t id);
+
 /* ---- Merge (merge.c) ---------------------------------------------------- */
 
 /* Merging sums identical stacks. Two samples are the same stack when their
- * locations are the same frame for frame (same mapping file/build id,
- * address, and source lines) and their labels are equal. Headers combine as
+ * locations are the same (pprof_symtab's identity) frame for frame and their
+ * labels are equal. Headers combine as
  * go tool pprof does: earliest time_nanos, summed duration_nanos, largest
  * period; comments are kept once each. Sample types and period type must
  * match by type and unit, or adding fails with KB_ERR_MISMATCH. */
