@@ -1,0 +1,377 @@
+/* Unit tests for tsdb/: appends, commits and rollbacks, WAL replay,
+ * queries and merges, limits, selectors and series names. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/labels.h"
+#include "pprof/profile.h"
+#include "tests/unit/unit.h"
+#include "tsdb/tsdb.h"
+
+static char dir[256];
+
+static void fresh_dir(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/kiln-tsdb-test-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        abort();
+}
+
+static void remove_dir(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", dir);
+}
+
+/* A CPU-like profile: stacks main;a;b = 3*k, main;c = k, main = 1. */
+static struct pprof_profile *cpu_profile(int64_t k)
+{
+    struct pprof_profile *p = pprof_new();
+    pprof_add_sample_type(p, pprof_intern_str(p, "samples"),
+                          pprof_intern_str(p, "count"));
+    pprof_add_sample_type(p, pprof_intern_str(p, "cpu"),
+                          pprof_intern_str(p, "nanoseconds"));
+    p->period_type.type = pprof_intern_str(p, "cpu");
+    p->period_type.unit = pprof_intern_str(p, "nanoseconds");
+    p->period = 10000000;
+    const char *names[] = {"main", "a", "b", "c"};
+    uint32_t loc[4];
+    for (int i = 0; i < 4; i++) {
+        struct pprof_function f = {.name = pprof_intern_str(p, names[i])};
+        struct pprof_line l = {pprof_add_function(p, &f), 10 + i};
+        loc[i] = pprof_add_location(p, 0, 0x1000 + 16 * (uint64_t)i, &l, 1,
+                                    false);
+    }
+    uint32_t s1[] = {loc[2], loc[1], loc[0]}, s2[] = {loc[3], loc[0]},
+             s3[] = {loc[0]};
+    int64_t v1[] = {3 * k, 3 * k * 10000000}, v2[] = {k, k * 10000000},
+            v3[] = {1, 10000000};
+    pprof_add_sample(p, s1, 3, v1, NULL, 0);
+    pprof_add_sample(p, s2, 2, v2, NULL, 0);
+    pprof_add_sample(p, s3, 1, v3, NULL, 0);
+    pprof_add_sample(p, s1, 3, v1, NULL, 0); /* repeated stack: summed */
+    return p;
+}
+
+static struct labels *series(const char *job, const char *name)
+{
+    struct labels *ls = NULL;
+    if (labels_from_strings(&ls, NULL, "job", job, "__name__", name, NULL))
+        abort();
+    return ls;
+}
+
+#define CPU "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
+
+static struct tsdb *open_db(void)
+{
+    struct tsdb *db = NULL;
+    struct kb_err err;
+    if (tsdb_open(dir, NULL, &db, &err) != KB_OK)
+        printf("# open: %s\n", err.msg);
+    return db;
+}
+
+/* Sum of every value of every profile of `name` for `job`. */
+static int64_t stored_total(struct tsdb *db, const char *job)
+{
+    struct tsdb_querier *q = tsdb_querier_open(db, INT64_MIN, INT64_MAX);
+    struct tsdb_matcher m;
+    tsdb_matcher_init(&m, TSDB_MATCH_EQ, "job", job, NULL);
+    uint64_t *refs;
+    size_t n;
+    tsdb_querier_select(q, &m, 1, &refs, &n, NULL);
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t np;
+        const struct tsdb_profile_view *v = tsdb_querier_profiles(q, refs[i], &np);
+        for (size_t k = 0; k < np; k++)
+            for (size_t j = 0; j < v[k].n; j++)
+                total += v[k].values[j];
+    }
+    free(refs);
+    tsdb_matcher_free(&m);
+    tsdb_querier_close(q);
+    return total;
+}
+
+static void test_append_commit_query_replay(void)
+{
+    fresh_dir();
+    struct tsdb *db = open_db();
+    struct kb_err err;
+    struct labels *ls = series("api", CPU);
+    for (int i = 1; i <= 10; i++) {
+        struct pprof_profile *p = cpu_profile(i);
+        struct tsdb_appender *a = tsdb_appender_begin(db);
+        CHECK_INT(tsdb_append_profile(a, ls, 1000 * i, 1000000000, p, 1, &err),
+                  KB_OK);
+        CHECK_INT(tsdb_appender_commit(a, &err), KB_OK);
+        pprof_free(p);
+    }
+    /* 10 profiles, total = sum(7k+1) * 1e7 */
+    int64_t want = (7 * 55 + 10) * 10000000LL;
+    CHECK_INT(stored_total(db, "api"), want);
+    struct tsdb_stats st;
+    tsdb_stats(db, &st);
+    CHECK_INT(st.series, 1);
+    CHECK_INT(st.profiles, 10);
+    CHECK_INT(st.functions, 4);
+    CHECK_INT(st.locations, 4);
+    CHECK_INT(st.stack_nodes, 5); /* root, main, main;a, main;a;b, main;c */
+    CHECK_INT(st.pairs, 30);
+    CHECK_INT(st.mint, 1000);
+    CHECK_INT(st.maxt, 10000);
+    CHECK_INT(tsdb_close(db, &err), KB_OK);
+
+    /* Reopen: the WAL replays to the same data. */
+    db = open_db();
+    CHECK(db != NULL);
+    if (db) {
+        CHECK_INT(stored_total(db, "api"), want);
+        tsdb_stats(db, &st);
+        CHECK_INT(st.profiles, 10);
+        CHECK_INT(st.stack_nodes, 5);
+        /* And appending after replay continues the same tables. */
+        struct pprof_profile *p = cpu_profile(1);
+        struct tsdb_appender *a = tsdb_appender_begin(db);
+        CHECK_INT(tsdb_append_profile(a, ls, 20000, 1000000000, p, 1, &err),
+                  KB_OK);
+        CHECK_INT(tsdb_appender_commit(a, &err), KB_OK);
+        pprof_free(p);
+        tsdb_close(db, NULL);
+    }
+    db = open_db();
+    CHECK(db && stored_total(db, "api") == want + 8 * 10000000LL);
+    tsdb_close(db, NULL);
+    labels_free(ls);
+    remove_dir();
+}
+
+static void test_merge_equals_pprof_merge(void)
+{
+    fresh_dir();
+    struct tsdb *db = open_db();
+    struct labels *a1 = series("a", CPU), *a2 = series("b", CPU);
+    struct pprof_merger *m = pprof_merger_new();
+    for (int i = 1; i <= 5; i++) {
+        struct pprof_profile *p = cpu_profile(i);
+        struct tsdb_appender *a = tsdb_appender_begin(db);
+        CHECK_INT(tsdb_append_profile(a, a1, 1000 * i, 10, p, 1, NULL), KB_OK);
+        CHECK_INT(tsdb_append_profile(a, a2, 1000 * i, 10, p, 1, NULL), KB_OK);
+        CHECK_INT(tsdb_appender_commit(a, NULL), KB_OK);
+        if (i >= 2 && i <= 4) {
+            pprof_merger_add(m, p, NULL);
+            pprof_merger_add(m, p, NULL);
+        }
+        pprof_free(p);
+    }
+    struct pprof_profile *want = pprof_merger_finish(m);
+    struct tsdb_querier *q = tsdb_querier_open(db, 2000, 4000);
+    struct tsdb_matcher *ms;
+    size_t nm;
+    struct kb_err err;
+    CHECK_INT(tsdb_matchers_parse("cpu{job=~\"a|b\"}", &ms, &nm, &err), KB_OK);
+    uint64_t *refs;
+    size_t n;
+    CHECK_INT(tsdb_querier_select(q, ms, nm, &refs, &n, &err), KB_OK);
+    CHECK_INT(n, 2);
+    CHECK_STR(labels_get(tsdb_querier_labels(q, refs[0]), "job"), "a");
+    struct pprof_profile *got = NULL;
+    CHECK_INT(tsdb_querier_merge(q, refs, n, &got, &err), KB_OK);
+    /* Compare collapsed text of the cpu type: identical stacks, values. */
+    struct buf bw, bg;
+    buf_init(&bw, BUF_NO_LIMIT);
+    buf_init(&bg, BUF_NO_LIMIT);
+    pprof_collapsed_write(want, 1, &bw, NULL);
+    if (got)
+        pprof_collapsed_write(got, 0, &bg, NULL);
+    CHECK_STR(buf_cstr(&bg), buf_cstr(&bw));
+    CHECK(got && strcmp(pprof_str(got, got->sample_types[0].type), "cpu") == 0);
+    CHECK(got && got->period == 10000000);
+    CHECK(got && got->time_nanos == 2000 * 1000000LL);
+    /* The merge encodes to a pprof that decodes again. */
+    struct buf enc;
+    buf_init(&enc, BUF_NO_LIMIT);
+    struct pprof_profile *back = NULL;
+    CHECK(got && pprof_encode(got, &enc, NULL) == KB_OK &&
+          pprof_decode(enc.data, enc.len, NULL, &back, NULL) == KB_OK);
+    pprof_free(back);
+    buf_free(&enc);
+    buf_free(&bw);
+    buf_free(&bg);
+    free(refs);
+    tsdb_matchers_free(ms, nm);
+    tsdb_querier_close(q);
+    pprof_free(got);
+    pprof_free(want);
+    labels_free(a1);
+    labels_free(a2);
+    tsdb_close(db, NULL);
+    remove_dir();
+}
+
+static void test_rollback_and_errors(void)
+{
+    fresh_dir();
+    struct tsdb *db = open_db();
+    struct kb_err err;
+    struct labels *ls = series("api", CPU);
+    struct pprof_profile *p = cpu_profile(1);
+    struct tsdb_appender *a = tsdb_appender_begin(db);
+    CHECK_INT(tsdb_append_profile(a, ls, 5000, 1, p, 1, &err), KB_OK);
+    tsdb_appender_rollback(a);
+    CHECK_INT(stored_total(db, "api"), 0);
+
+    a = tsdb_appender_begin(db);
+    CHECK_INT(tsdb_append_profile(a, ls, 5000, 1, p, 1, &err), KB_OK);
+    CHECK_INT(tsdb_append_profile(a, ls, 5000, 1, p, 1, &err), KB_ERR_INVALID);
+    CHECK(strstr(err.msg, "duplicate") != NULL);
+    CHECK_INT(tsdb_appender_commit(a, &err), KB_OK);
+
+    a = tsdb_appender_begin(db);
+    CHECK_INT(tsdb_append_profile(a, ls, 4000, 1, p, 1, &err), KB_ERR_INVALID);
+    CHECK(strstr(err.msg, "out of order") != NULL);
+    CHECK_INT(tsdb_append_profile(a, ls, 5000, 1, p, 1, &err), KB_ERR_INVALID);
+    CHECK_INT(tsdb_append_float(a, ls, 6000, 1.0, &err), KB_ERR_MISMATCH);
+    struct labels *noname = NULL;
+    labels_from_strings(&noname, NULL, "job", "x", NULL);
+    CHECK_INT(tsdb_append_float(a, noname, 6000, 1.0, &err), KB_ERR_INVALID);
+    CHECK(strstr(err.msg, "__name__") != NULL);
+    CHECK_INT(tsdb_append_profile(a, ls, 6000, 1, p, 7, &err), KB_ERR_USAGE);
+    struct labels *up = series("api", "up");
+    CHECK_INT(tsdb_append_float(a, up, 6000, 1.0, &err), KB_OK);
+    CHECK_INT(tsdb_append_float(a, up, 7000, 0.0, &err), KB_OK);
+    CHECK_INT(tsdb_appender_commit(a, &err), KB_OK);
+    tsdb_close(db, NULL);
+
+    /* A second process (here: a second open) is refused. */
+    db = open_db();
+    struct tsdb *db2 = NULL;
+    CHECK_INT(tsdb_open(dir, NULL, &db2, &err), KB_ERR_IO);
+    CHECK(strstr(err.msg, "in use") != NULL);
+    CHECK_INT(stored_total(db, "api"), 8 * 10000000LL);
+    struct tsdb_querier *q = tsdb_querier_open(db, 0, 6500);
+    struct tsdb_matcher m;
+    tsdb_matcher_init(&m, TSDB_MATCH_EQ, "__name__", "up", NULL);
+    uint64_t *refs;
+    size_t n;
+    tsdb_querier_select(q, &m, 1, &refs, &n, NULL);
+    CHECK_INT(n, 1);
+    const int64_t *t;
+    const double *v;
+    size_t nf = 0;
+    if (n == 1)
+        tsdb_querier_floats(q, refs[0], &t, &v, &nf);
+    CHECK_INT(nf, 1);
+    CHECK(nf == 1 && t[0] == 6000 && v[0] == 1.0);
+    free(refs);
+    tsdb_matcher_free(&m);
+    tsdb_querier_close(q);
+    tsdb_close(db, NULL);
+    labels_free(up);
+    labels_free(noname);
+    labels_free(ls);
+    pprof_free(p);
+    remove_dir();
+}
+
+static void test_limits(void)
+{
+    fresh_dir();
+    struct tsdb_options o;
+    tsdb_options_default(&o);
+    o.max_series = 2;
+    o.max_stack_depth = 2;
+    struct tsdb *db = NULL;
+    struct kb_err err;
+    CHECK_INT(tsdb_open(dir, &o, &db, &err), KB_OK);
+    struct pprof_profile *p = cpu_profile(1);
+    struct tsdb_appender *a = tsdb_appender_begin(db);
+    struct labels *ls = series("x", CPU);
+    CHECK_INT(tsdb_append_profile(a, ls, 1, 1, p, 1, &err), KB_ERR_LIMIT);
+    CHECK(strstr(err.msg, "stack depth 3, limit is 2") != NULL);
+    struct labels *s1 = series("1", "up"), *s2 = series("2", "up"),
+                  *s3 = series("3", "up");
+    CHECK_INT(tsdb_append_float(a, s1, 1, 1, &err), KB_OK);
+    CHECK_INT(tsdb_append_float(a, s2, 1, 1, &err), KB_ERR_LIMIT);
+    CHECK_INT(tsdb_append_float(a, s3, 1, 1, &err), KB_ERR_LIMIT);
+    CHECK(strstr(err.msg, "too many series") != NULL);
+    tsdb_appender_rollback(a);
+    labels_free(ls);
+    labels_free(s1);
+    labels_free(s2);
+    labels_free(s3);
+    pprof_free(p);
+    tsdb_close(db, NULL);
+    remove_dir();
+}
+
+static void test_selectors(void)
+{
+    struct tsdb_matcher *ms;
+    size_t n;
+    struct kb_err err;
+    CHECK_INT(tsdb_matchers_parse("inuse_space{job='a', x!=\"b\\\"c\","
+                                  " y=~\"\\\\d+\", z!~\"q.*\",}",
+                                  &ms, &n, &err),
+              KB_OK);
+    CHECK_INT(n, 5);
+    if (n == 5) {
+        CHECK_STR(ms[0].value, "memory:inuse_space:bytes:space:bytes");
+        CHECK_STR(ms[2].value, "b\"c");
+        CHECK_INT(ms[3].type, TSDB_MATCH_RE);
+        CHECK_STR(ms[3].value, "\\d+");
+        CHECK_INT(ms[4].type, TSDB_MATCH_NRE);
+    }
+    tsdb_matchers_free(ms, n);
+    CHECK_INT(tsdb_matchers_parse("{__name__=\"x:y\"}", &ms, &n, &err), KB_OK);
+    tsdb_matchers_free(ms, n);
+    const char *bad[] = {"{}",        "{a=}",        "{a=\"x\"",
+                         "{a==\"x\"}", "cpu{a=\"x\"} z", "{a=~\"(\"}",
+                         "{1a=\"x\"}", "{a=\"x\nb\"}"};
+    const char *why[] = {"at least one", "1:4: expected a quoted",
+                         "1:8: expected ',' or '}'", "1:4: expected a quoted",
+                         "1:13: expected end", "matcher a",
+                         "1:2: expected a label name", "unterminated"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ms = NULL;
+        CHECK(tsdb_matchers_parse(bad[i], &ms, &n, &err) != KB_OK);
+        CHECK(ms == NULL);
+        if (strstr(err.msg, why[i]) == NULL) {
+            printf("# %s: \"%s\" lacks \"%s\"\n", bad[i], err.msg, why[i]);
+            CHECK(0);
+        }
+    }
+}
+
+static void test_type_ids(void)
+{
+    struct pprof_profile *p = cpu_profile(1);
+    struct buf b;
+    buf_init(&b, BUF_NO_LIMIT);
+    CHECK_INT(tsdb_type_id(p, 1, NULL, &b), KB_OK);
+    CHECK_STR(buf_cstr(&b), CPU);
+    buf_reset(&b);
+    CHECK_INT(tsdb_type_id(p, 0, "block", &b), KB_OK);
+    CHECK_STR(buf_cstr(&b), "block:samples:count:cpu:nanoseconds");
+    CHECK_STR(tsdb_type_alias("goroutines"),
+              "goroutine:goroutine:count:goroutine:count");
+    CHECK(tsdb_type_alias("nope") == NULL);
+    buf_free(&b);
+    pprof_free(p);
+}
+
+int main(void)
+{
+    RUN(test_append_commit_query_replay);
+    RUN(test_merge_equals_pprof_merge);
+    RUN(test_rollback_and_errors);
+    RUN(test_limits);
+    RUN(test_selectors);
+    RUN(test_type_ids);
+    return unit_done();
+}

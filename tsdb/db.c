@@ -1,0 +1,790 @@
+/* tsdb/db.c: the database: open, replay, appenders, close.
+ *
+ * Design. A database directory holds `wal/` (wal.c) and a `lock` file held
+ * with flock() while open, so two processes never write one database. The
+ * data lives in the head (head.c); this file owns the rules around it:
+ *
+ * Writing. One appender at a time (the `writer` mutex, held from begin to
+ * commit or rollback). Appending a profile translates its stacks into the
+ * head's symbols and stack tree right away, under the write side of the
+ * read/write lock (symbols only ever grow, so readers never see a broken
+ * table), and keeps the (stack, value) pairs pending in the appender.
+ * Commit then encodes one WAL record holding everything new since the last
+ * commit: the symbols, stack nodes and series added (ranges of dense ids
+ * from the "logged" watermarks to the current counts) and the pending
+ * profiles and floats; writes and fsyncs it; and only then publishes the
+ * data into the series under the write lock. A commit is therefore atomic:
+ * its record replays whole or not at all. A rolled-back batch may leave
+ * symbols or empty series behind; the next commit logs them like any new
+ * ones, so the WAL always describes the head exactly.
+ *
+ * Reading. Queriers hold the read side of the lock (querier.c).
+ *
+ * Replay. At open, each BATCH record is decoded and applied through the
+ * same head functions; every id it creates must come out equal to the id it
+ * had when written (dense, append-only tables make that so) and every
+ * reference must point at something that exists, else the record is
+ * refused as corrupt and open fails with a message naming it: a CRC-valid
+ * but inconsistent WAL is a bug or tampering, not a torn write (torn writes
+ * are cut by wal.c before they reach here).
+ *
+ * The record format is written down in docs/format/head-records.md.
+ */
+#include "tsdb/tsdb.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/labels.h"
+#include "base/log.h"
+#include "tsdb/enc.h"
+#include "tsdb/head.h"
+#include "tsdb/stacks.h"
+#include "tsdb/wal.h"
+
+#define REC_BATCH 1
+
+struct tsdb {
+    char *dir;
+    struct tsdb_options opts;
+    struct tsdb_head *head;
+    struct tsdb_wal *wal;
+    int lock_fd;
+    pthread_mutex_t writer;
+    pthread_rwlock_t lock;
+    /* What the WAL already holds: ids below these are logged. */
+    size_t logged_strings, logged_mappings, logged_functions,
+        logged_locations, logged_stacks, logged_series;
+    uint64_t wal_bytes;
+};
+
+struct pending_profile {
+    uint64_t ref;
+    int64_t t, duration;
+    size_t n;
+    uint32_t *stacks; /* malloc block, values inside (tsdb_head_pairs_alloc) */
+    int64_t *values;
+};
+
+struct pending_float {
+    uint64_t ref;
+    int64_t t;
+    double v;
+};
+
+struct tsdb_appender {
+    struct tsdb *db;
+    struct pending_profile *profiles;
+    size_t n_profiles, cap_profiles;
+    struct pending_float *floats;
+    size_t n_floats, cap_floats;
+    uint32_t *locs; /* scratch: one stack's head location ids */
+    size_t cap_locs;
+    struct stack_value *pairs; /* scratch: one profile's pairs */
+    size_t cap_pairs;
+};
+
+struct stack_value {
+    uint32_t stack;
+    int64_t value;
+};
+
+void tsdb_options_default(struct tsdb_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->max_series = 1000000;
+    o->max_labels = 64;
+    o->max_label_length = 4096;
+    o->max_stack_depth = 1024;
+    o->out_of_order_window = 0;
+}
+
+/* ---- The BATCH record --------------------------------------------------- */
+
+static void encode_symbols(struct tsdb *db, struct buf *b)
+{
+    const struct pprof_profile *s = db->head->symbols;
+    tsdb_enc_uvarint(b, db->logged_strings);
+    tsdb_enc_uvarint(b, s->n_strings - db->logged_strings);
+    for (size_t i = db->logged_strings; i < s->n_strings; i++)
+        tsdb_enc_bytes(b, s->strings[i], s->string_lens[i]);
+
+    tsdb_enc_uvarint(b, db->logged_mappings);
+    tsdb_enc_uvarint(b, s->n_mappings - db->logged_mappings);
+    for (size_t i = db->logged_mappings; i < s->n_mappings; i++) {
+        const struct pprof_mapping *m = &s->mappings[i];
+        tsdb_enc_uvarint(b, m->memory_start);
+        tsdb_enc_uvarint(b, m->memory_limit);
+        tsdb_enc_uvarint(b, m->file_offset);
+        tsdb_enc_uvarint(b, m->filename);
+        tsdb_enc_uvarint(b, m->build_id);
+        tsdb_enc_uvarint(b, (uint64_t)m->has_functions |
+                                (uint64_t)m->has_filenames << 1 |
+                                (uint64_t)m->has_line_numbers << 2 |
+                                (uint64_t)m->has_inline_frames << 3);
+    }
+
+    tsdb_enc_uvarint(b, db->logged_functions);
+    tsdb_enc_uvarint(b, s->n_functions - db->logged_functions);
+    for (size_t i = db->logged_functions; i < s->n_functions; i++) {
+        const struct pprof_function *f = &s->functions[i];
+        tsdb_enc_uvarint(b, f->name);
+        tsdb_enc_uvarint(b, f->system_name);
+        tsdb_enc_uvarint(b, f->filename);
+        tsdb_enc_varint(b, f->start_line);
+    }
+
+    tsdb_enc_uvarint(b, db->logged_locations);
+    tsdb_enc_uvarint(b, s->n_locations - db->logged_locations);
+    for (size_t i = db->logged_locations; i < s->n_locations; i++) {
+        const struct pprof_location *l = &s->locations[i];
+        tsdb_enc_uvarint(b, l->mapping_id);
+        tsdb_enc_uvarint(b, l->address);
+        tsdb_enc_uvarint(b, l->is_folded);
+        tsdb_enc_uvarint(b, l->n_lines);
+        for (uint32_t j = 0; j < l->n_lines; j++) {
+            tsdb_enc_uvarint(b, l->lines[j].function_id);
+            tsdb_enc_varint(b, l->lines[j].line);
+        }
+    }
+
+    const struct tsdb_stacks *st = db->head->stacks;
+    uint32_t n_stacks = tsdb_stacks_count(st);
+    tsdb_enc_uvarint(b, db->logged_stacks);
+    tsdb_enc_uvarint(b, n_stacks - db->logged_stacks);
+    for (uint32_t i = (uint32_t)db->logged_stacks; i < n_stacks; i++) {
+        tsdb_enc_uvarint(b, tsdb_stacks_parent(st, i));
+        tsdb_enc_uvarint(b, tsdb_stacks_location(st, i));
+    }
+}
+
+static void encode_series(struct tsdb *db, struct buf *b)
+{
+    struct tsdb_head *h = db->head;
+    tsdb_enc_uvarint(b, db->logged_series);
+    tsdb_enc_uvarint(b, h->n_series - db->logged_series);
+    for (size_t i = db->logged_series; i < h->n_series; i++) {
+        const struct tsdb_head_series *s = h->series[i];
+        tsdb_enc_uvarint(b, (uint64_t)s->kind);
+        tsdb_enc_varint(b, s->period);
+        size_t n = labels_count(s->labels);
+        tsdb_enc_uvarint(b, n);
+        for (size_t j = 0; j < n; j++) {
+            const struct label *l = labels_at(s->labels, j);
+            tsdb_enc_bytes(b, l->name, l->name_len);
+            tsdb_enc_bytes(b, l->value, l->value_len);
+        }
+    }
+}
+
+static void encode_data(const struct tsdb_appender *a, struct buf *b)
+{
+    tsdb_enc_uvarint(b, a->n_profiles);
+    for (size_t i = 0; i < a->n_profiles; i++) {
+        const struct pending_profile *p = &a->profiles[i];
+        tsdb_enc_uvarint(b, p->ref);
+        tsdb_enc_varint(b, p->t);
+        tsdb_enc_varint(b, p->duration);
+        tsdb_enc_uvarint(b, p->n);
+        uint32_t prev = 0;
+        for (size_t j = 0; j < p->n; j++) {
+            tsdb_enc_uvarint(b, p->stacks[j] - prev);
+            tsdb_enc_varint(b, p->values[j]);
+            prev = p->stacks[j];
+        }
+    }
+    tsdb_enc_uvarint(b, a->n_floats);
+    for (size_t i = 0; i < a->n_floats; i++) {
+        tsdb_enc_uvarint(b, a->floats[i].ref);
+        tsdb_enc_varint(b, a->floats[i].t);
+        tsdb_enc_f64(b, a->floats[i].v);
+    }
+}
+
+/* Replay state: decoding one record against the head. */
+struct replay {
+    struct tsdb *db;
+    struct tsdb_dec d;
+    uint64_t record;
+    struct kb_err *err;
+};
+
+static enum kb_status corrupt(struct replay *r, const char *what)
+{
+    return kb_errf(r->err, KB_ERR_INVALID,
+                   "wal record %llu: %s (the log is inconsistent)",
+                   (unsigned long long)r->record, what);
+}
+
+/* Read the (first id, count) header of one table; the first id must be the
+ * table's current size. */
+static bool table_header(struct replay *r, size_t current, uint64_t *count)
+{
+    uint64_t first = tsdb_dec_uvarint(&r->d);
+    *count = tsdb_dec_count(&r->d, tsdb_dec_left(&r->d));
+    return !r->d.bad && first == current;
+}
+
+static enum kb_status replay_symbols(struct replay *r)
+{
+    struct tsdb_head *h = r->db->head;
+    struct pprof_profile *s = h->symbols;
+    struct tsdb_dec *d = &r->d;
+    uint64_t n;
+    if (!table_header(r, s->n_strings, &n))
+        return corrupt(r, "string table out of step");
+    for (uint64_t i = 0; i < n; i++) {
+        size_t len;
+        const uint8_t *p = tsdb_dec_bytes(d, &len);
+        if (p == NULL ||
+            pprof_intern(s, (const char *)p, len) != s->n_strings - 1)
+            return corrupt(r, "bad or repeated string");
+    }
+    if (!table_header(r, s->n_mappings, &n))
+        return corrupt(r, "mapping table out of step");
+    for (uint64_t i = 0; i < n; i++) {
+        struct pprof_mapping m = {0};
+        m.memory_start = tsdb_dec_uvarint(d);
+        m.memory_limit = tsdb_dec_uvarint(d);
+        m.file_offset = tsdb_dec_uvarint(d);
+        uint64_t fname = tsdb_dec_uvarint(d), bid = tsdb_dec_uvarint(d);
+        uint64_t flags = tsdb_dec_uvarint(d);
+        if (d->bad || fname >= s->n_strings || bid >= s->n_strings)
+            return corrupt(r, "bad mapping");
+        m.filename = (uint32_t)fname;
+        m.build_id = (uint32_t)bid;
+        m.has_functions = flags & 1;
+        m.has_filenames = (flags >> 1) & 1;
+        m.has_line_numbers = (flags >> 2) & 1;
+        m.has_inline_frames = (flags >> 3) & 1;
+        size_t before = s->n_mappings;
+        if (pprof_symtab_add_mapping(h->symtab, &m) != before + 1)
+            return corrupt(r, "repeated mapping");
+    }
+    if (!table_header(r, s->n_functions, &n))
+        return corrupt(r, "function table out of step");
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t name = tsdb_dec_uvarint(d), sys = tsdb_dec_uvarint(d),
+                 file = tsdb_dec_uvarint(d);
+        int64_t start = tsdb_dec_varint(d);
+        if (d->bad || name >= s->n_strings || sys >= s->n_strings ||
+            file >= s->n_strings)
+            return corrupt(r, "bad function");
+        struct pprof_function f = {(uint32_t)name, (uint32_t)sys,
+                                   (uint32_t)file, start};
+        size_t before = s->n_functions;
+        if (pprof_symtab_add_function(h->symtab, &f) != before + 1)
+            return corrupt(r, "repeated function");
+    }
+    if (!table_header(r, s->n_locations, &n))
+        return corrupt(r, "location table out of step");
+    struct pprof_line *lines = NULL;
+    size_t cap_lines = 0;
+    enum kb_status st = KB_OK;
+    for (uint64_t i = 0; i < n && st == KB_OK; i++) {
+        uint64_t mapping = tsdb_dec_uvarint(d);
+        uint64_t address = tsdb_dec_uvarint(d);
+        uint64_t folded = tsdb_dec_uvarint(d);
+        uint64_t nl = tsdb_dec_count(d, tsdb_dec_left(d));
+        if (d->bad || mapping > s->n_mappings) {
+            st = corrupt(r, "bad location");
+            break;
+        }
+        lines = kb_grow(lines, &cap_lines, nl + 1, sizeof(*lines));
+        for (uint64_t j = 0; j < nl; j++) {
+            uint64_t fn = tsdb_dec_uvarint(d);
+            lines[j].line = tsdb_dec_varint(d);
+            if (d->bad || fn == 0 || fn > s->n_functions) {
+                st = corrupt(r, "bad location line");
+                break;
+            }
+            lines[j].function_id = (uint32_t)fn;
+        }
+        size_t before = s->n_locations;
+        if (st == KB_OK &&
+            pprof_symtab_add_location(h->symtab, (uint32_t)mapping, address,
+                                      lines, (uint32_t)nl,
+                                      folded != 0) != before + 1)
+            st = corrupt(r, "repeated location");
+    }
+    free(lines);
+    if (st)
+        return st;
+    uint32_t n_stacks = tsdb_stacks_count(h->stacks);
+    if (!table_header(r, n_stacks, &n))
+        return corrupt(r, "stack table out of step");
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t parent = tsdb_dec_uvarint(d), loc = tsdb_dec_uvarint(d);
+        uint32_t count = tsdb_stacks_count(h->stacks);
+        if (d->bad || parent >= count || loc == 0 || loc > s->n_locations ||
+            tsdb_stacks_child(h->stacks, (uint32_t)parent, (uint32_t)loc) !=
+                count)
+            return corrupt(r, "bad or repeated stack node");
+    }
+    return KB_OK;
+}
+
+static enum kb_status replay_series(struct replay *r)
+{
+    struct tsdb_head *h = r->db->head;
+    struct tsdb_dec *d = &r->d;
+    uint64_t n;
+    if (!table_header(r, h->n_series, &n))
+        return corrupt(r, "series table out of step");
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t kind = tsdb_dec_uvarint(d);
+        int64_t period = tsdb_dec_varint(d);
+        uint64_t nl = tsdb_dec_count(d, tsdb_dec_left(d) / 2);
+        if (d->bad || (kind != TSDB_PROFILES && kind != TSDB_FLOATS))
+            return corrupt(r, "bad series");
+        struct labels_builder *lb = labels_builder_new();
+        bool ok = true;
+        for (uint64_t j = 0; ok && j < nl; j++) {
+            size_t nn, vn;
+            const uint8_t *name = tsdb_dec_bytes(d, &nn);
+            const uint8_t *value = tsdb_dec_bytes(d, &vn);
+            if (d->bad)
+                break;
+            char *cn = kb_strndup((const char *)name, nn);
+            char *cv = kb_strndup((const char *)value, vn);
+            ok = labels_builder_add(lb, cn, cv, NULL) == KB_OK;
+            free(cn);
+            free(cv);
+        }
+        struct labels *ls = NULL;
+        if (!ok || d->bad || labels_builder_finish(lb, &ls, NULL) != KB_OK)
+            ls = NULL;
+        labels_builder_free(lb);
+        if (ls == NULL)
+            return corrupt(r, "bad series labels");
+        bool exists = tsdb_head_find(h, ls) != NULL;
+        if (!exists)
+            tsdb_head_create(h, ls, (enum tsdb_series_kind)kind, period);
+        labels_free(ls);
+        if (exists)
+            return corrupt(r, "repeated series");
+    }
+    return KB_OK;
+}
+
+static enum kb_status replay_data(struct replay *r)
+{
+    struct tsdb_head *h = r->db->head;
+    struct tsdb_dec *d = &r->d;
+    uint32_t n_stacks = tsdb_stacks_count(h->stacks);
+    uint64_t n = tsdb_dec_count(d, tsdb_dec_left(d));
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t ref = tsdb_dec_uvarint(d);
+        int64_t t = tsdb_dec_varint(d), dur = tsdb_dec_varint(d);
+        uint64_t np = tsdb_dec_count(d, tsdb_dec_left(d) / 2);
+        struct tsdb_head_series *s = tsdb_head_series_by_ref(h, ref);
+        if (d->bad || s == NULL || s->kind != TSDB_PROFILES)
+            return corrupt(r, "bad profile header");
+        int64_t *values;
+        uint32_t *stacks = tsdb_head_pairs_alloc(np, &values);
+        uint64_t prev = 0;
+        for (uint64_t j = 0; j < np; j++) {
+            prev += tsdb_dec_uvarint(d);
+            values[j] = tsdb_dec_varint(d);
+            if (prev >= n_stacks)
+                d->bad = true;
+            stacks[j] = (uint32_t)prev;
+        }
+        if (d->bad) {
+            free(stacks);
+            return corrupt(r, "bad profile pairs");
+        }
+        tsdb_head_add_profile(h, s, t, dur, np, stacks, values);
+    }
+    n = tsdb_dec_count(d, tsdb_dec_left(d));
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t ref = tsdb_dec_uvarint(d);
+        int64_t t = tsdb_dec_varint(d);
+        double v = tsdb_dec_f64(d);
+        struct tsdb_head_series *s = tsdb_head_series_by_ref(h, ref);
+        if (d->bad || s == NULL || s->kind != TSDB_FLOATS)
+            return corrupt(r, "bad float sample");
+        tsdb_head_add_float(h, s, t, v);
+    }
+    if (tsdb_dec_left(d) != 0)
+        return corrupt(r, "trailing bytes");
+    return KB_OK;
+}
+
+static enum kb_status replay_record(void *ctx, uint8_t type,
+                                    const uint8_t *data, size_t len,
+                                    struct kb_err *err)
+{
+    struct replay *r = ctx;
+    r->record++;
+    r->err = err;
+    if (type != REC_BATCH)
+        return kb_errf(err, KB_ERR_UNSUPPORTED,
+                       "wal record %llu: unknown type %u",
+                       (unsigned long long)r->record, type);
+    tsdb_dec_init(&r->d, data, len);
+    enum kb_status st;
+    if ((st = replay_symbols(r)) || (st = replay_series(r)) ||
+        (st = replay_data(r)))
+        return st;
+    r->db->wal_bytes += len;
+    return KB_OK;
+}
+
+static void mark_logged(struct tsdb *db)
+{
+    const struct pprof_profile *s = db->head->symbols;
+    db->logged_strings = s->n_strings;
+    db->logged_mappings = s->n_mappings;
+    db->logged_functions = s->n_functions;
+    db->logged_locations = s->n_locations;
+    db->logged_stacks = tsdb_stacks_count(db->head->stacks);
+    db->logged_series = db->head->n_series;
+}
+
+/* ---- Open and close ----------------------------------------------------- */
+
+static enum kb_status make_dir(const char *path, struct kb_err *err)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return kb_errf(err, KB_ERR_IO, "%s: %s", path, strerror(errno));
+    return KB_OK;
+}
+
+enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
+                         struct tsdb **out, struct kb_err *err)
+{
+    *out = NULL;
+    struct tsdb *db = kb_calloc(1, sizeof(*db));
+    db->dir = kb_strdup(dir);
+    db->lock_fd = -1;
+    if (opts)
+        db->opts = *opts;
+    else
+        tsdb_options_default(&db->opts);
+    pthread_mutex_init(&db->writer, NULL);
+    pthread_rwlock_init(&db->lock, NULL);
+    db->head = tsdb_head_new();
+    char path[4096];
+    enum kb_status st = make_dir(dir, err);
+    if (st)
+        goto fail;
+    snprintf(path, sizeof(path), "%s/lock", dir);
+    db->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (db->lock_fd < 0) {
+        st = kb_errf(err, KB_ERR_IO, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        st = kb_errf(err, KB_ERR_IO,
+                     "%s: database is in use by another process", dir);
+        goto fail;
+    }
+    snprintf(path, sizeof(path), "%s/wal", dir);
+    struct replay r = {.db = db};
+    struct tsdb_wal_replay_stats rs = {0};
+    if ((st = tsdb_wal_replay(path, replay_record, &r, &rs, err))) {
+        kb_err_prefix(err, "%s", path);
+        goto fail;
+    }
+    mark_logged(db);
+    if ((st = tsdb_wal_open(path, NULL, &db->wal, err)))
+        goto fail;
+    log_info("tsdb", "database opened", "dir", dir, "wal_records",
+             log_u64(rs.records), "series", log_u64(db->head->n_series),
+             "profiles", log_u64(db->head->n_profiles), NULL);
+    *out = db;
+    return KB_OK;
+fail:
+    tsdb_close(db, NULL);
+    return st;
+}
+
+enum kb_status tsdb_close(struct tsdb *db, struct kb_err *err)
+{
+    if (db == NULL)
+        return KB_OK;
+    enum kb_status st = tsdb_wal_close(db->wal, err);
+    tsdb_head_free(db->head);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd); /* releases the flock */
+    pthread_mutex_destroy(&db->writer);
+    pthread_rwlock_destroy(&db->lock);
+    free(db->dir);
+    free(db);
+    return st;
+}
+
+/* ---- Appending ---------------------------------------------------------- */
+
+struct tsdb_appender *tsdb_appender_begin(struct tsdb *db)
+{
+    pthread_mutex_lock(&db->writer);
+    struct tsdb_appender *a = kb_calloc(1, sizeof(*a));
+    a->db = db;
+    return a;
+}
+
+static void appender_free(struct tsdb_appender *a)
+{
+    struct tsdb *db = a->db;
+    for (size_t i = 0; i < a->n_profiles; i++)
+        free(a->profiles[i].stacks);
+    free(a->profiles);
+    free(a->floats);
+    free(a->locs);
+    free(a->pairs);
+    free(a);
+    pthread_mutex_unlock(&db->writer);
+}
+
+void tsdb_appender_rollback(struct tsdb_appender *a)
+{
+    if (a)
+        appender_free(a);
+}
+
+static enum kb_status check_labels(const struct tsdb *db,
+                                   const struct labels *ls,
+                                   struct kb_err *err)
+{
+    size_t n = labels_count(ls);
+    if (n > db->opts.max_labels)
+        return kb_errf(err, KB_ERR_LIMIT, "series has %zu labels, limit is %zu",
+                       n, db->opts.max_labels);
+    for (size_t i = 0; i < n; i++) {
+        const struct label *l = labels_at(ls, i);
+        if (l->name_len > db->opts.max_label_length ||
+            l->value_len > db->opts.max_label_length)
+            return kb_errf(err, KB_ERR_LIMIT,
+                           "label %.64s is longer than %zu bytes", l->name,
+                           db->opts.max_label_length);
+    }
+    if (labels_get(ls, "__name__") == NULL)
+        return kb_errf(err, KB_ERR_INVALID, "series has no __name__ label");
+    return KB_OK;
+}
+
+/* Find or create the series for an append (under the write lock). */
+static enum kb_status series_for_append(struct tsdb *db,
+                                        const struct labels *ls,
+                                        enum tsdb_series_kind kind,
+                                        int64_t period,
+                                        struct tsdb_head_series **out,
+                                        struct kb_err *err)
+{
+    struct tsdb_head_series *s = tsdb_head_find(db->head, ls);
+    if (s == NULL) {
+        enum kb_status st = check_labels(db, ls, err);
+        if (st)
+            return st;
+        if (db->head->n_series >= db->opts.max_series)
+            return kb_errf(err, KB_ERR_LIMIT, "too many series (limit %zu)",
+                           db->opts.max_series);
+        s = tsdb_head_create(db->head, ls, kind, period);
+    }
+    if (s->kind != kind)
+        return kb_errf(err, KB_ERR_MISMATCH, "series holds %s, not %s",
+                       s->kind == TSDB_PROFILES ? "profiles" : "floats",
+                       kind == TSDB_PROFILES ? "profiles" : "floats");
+    *out = s;
+    return KB_OK;
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+    const struct stack_value *x = a, *y = b;
+    return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+/* Turn sample type `i` of `p` into sorted, summed (stack, value) pairs in
+ * a->pairs; returns their count. Adds symbols and stack nodes to the head. */
+static enum kb_status profile_pairs(struct tsdb_appender *a,
+                                    const struct pprof_profile *p, size_t i,
+                                    size_t *n_out, struct kb_err *err)
+{
+    struct tsdb_head *h = a->db->head;
+    size_t n = 0;
+    pprof_symtab_begin(h->symtab, p);
+    for (size_t k = 0; k < p->n_samples; k++) {
+        const struct pprof_sample *s = &p->samples[k];
+        if (s->values[i] == 0)
+            continue;
+        if (s->n_locations > a->db->opts.max_stack_depth)
+            return kb_errf(err, KB_ERR_LIMIT,
+                           "sample %zu: stack depth %u, limit is %zu", k,
+                           s->n_locations, a->db->opts.max_stack_depth);
+        a->locs = kb_grow(a->locs, &a->cap_locs, s->n_locations + 1,
+                          sizeof(*a->locs));
+        for (uint32_t j = 0; j < s->n_locations; j++)
+            a->locs[j] = pprof_symtab_location(h->symtab, s->location_ids[j]);
+        a->pairs = kb_grow(a->pairs, &a->cap_pairs, n + 1, sizeof(*a->pairs));
+        a->pairs[n].stack = tsdb_stacks_insert(h->stacks, a->locs,
+                                               s->n_locations);
+        a->pairs[n].value = s->values[i];
+        n++;
+    }
+    qsort(a->pairs, n, sizeof(*a->pairs), pair_cmp);
+    size_t w = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (w > 0 && a->pairs[w - 1].stack == a->pairs[k].stack)
+            a->pairs[w - 1].value = (int64_t)((uint64_t)a->pairs[w - 1].value +
+                                              (uint64_t)a->pairs[k].value);
+        else
+            a->pairs[w++] = a->pairs[k];
+    }
+    *n_out = w;
+    return KB_OK;
+}
+
+enum kb_status tsdb_append_profile(struct tsdb_appender *a,
+                                   const struct labels *ls, int64_t t_ms,
+                                   int64_t duration_ns,
+                                   const struct pprof_profile *p,
+                                   size_t sample_type, struct kb_err *err)
+{
+    struct tsdb *db = a->db;
+    if (sample_type >= p->n_sample_types)
+        return kb_errf(err, KB_ERR_USAGE, "no sample type %zu", sample_type);
+    pthread_rwlock_wrlock(&db->lock);
+    struct tsdb_head_series *s;
+    size_t n = 0;
+    enum kb_status st =
+        series_for_append(db, ls, TSDB_PROFILES, p->period, &s, err);
+    if (st == KB_OK)
+        st = tsdb_head_check_time(s, t_ms, db->opts.out_of_order_window, err);
+    for (size_t i = 0; st == KB_OK && i < a->n_profiles; i++)
+        if (a->profiles[i].ref == s->ref && a->profiles[i].t == t_ms)
+            st = kb_errf(err, KB_ERR_INVALID,
+                         "duplicate: t=%lld twice in one batch",
+                         (long long)t_ms);
+    if (st == KB_OK)
+        st = profile_pairs(a, p, sample_type, &n, err);
+    pthread_rwlock_unlock(&db->lock);
+    if (st)
+        return st;
+    a->profiles = kb_grow(a->profiles, &a->cap_profiles, a->n_profiles + 1,
+                          sizeof(*a->profiles));
+    struct pending_profile *pp = &a->profiles[a->n_profiles++];
+    pp->ref = s->ref;
+    pp->t = t_ms;
+    pp->duration = duration_ns;
+    pp->n = n;
+    pp->stacks = tsdb_head_pairs_alloc(n, &pp->values);
+    for (size_t k = 0; k < n; k++) {
+        pp->stacks[k] = a->pairs[k].stack;
+        pp->values[k] = a->pairs[k].value;
+    }
+    return KB_OK;
+}
+
+enum kb_status tsdb_append_float(struct tsdb_appender *a,
+                                 const struct labels *ls, int64_t t_ms,
+                                 double v, struct kb_err *err)
+{
+    struct tsdb *db = a->db;
+    pthread_rwlock_wrlock(&db->lock);
+    struct tsdb_head_series *s;
+    enum kb_status st = series_for_append(db, ls, TSDB_FLOATS, 0, &s, err);
+    if (st == KB_OK)
+        st = tsdb_head_check_time(s, t_ms, db->opts.out_of_order_window, err);
+    pthread_rwlock_unlock(&db->lock);
+    if (st)
+        return st;
+    a->floats = kb_grow(a->floats, &a->cap_floats, a->n_floats + 1,
+                        sizeof(*a->floats));
+    a->floats[a->n_floats++] = (struct pending_float){s->ref, t_ms, v};
+    return KB_OK;
+}
+
+enum kb_status tsdb_appender_commit(struct tsdb_appender *a,
+                                    struct kb_err *err)
+{
+    struct tsdb *db = a->db;
+    struct buf rec;
+    buf_init(&rec, TSDB_WAL_MAX_RECORD);
+    /* Only this writer changes the head's tables, so reading them here
+     * without the lock is safe. */
+    encode_symbols(db, &rec);
+    encode_series(db, &rec);
+    encode_data(a, &rec);
+    enum kb_status st = KB_OK;
+    if (rec.len >= TSDB_WAL_MAX_RECORD - 1) {
+        st = kb_errf(err, KB_ERR_LIMIT,
+                     "batch is larger than a WAL record (%u bytes): commit "
+                     "smaller batches",
+                     TSDB_WAL_MAX_RECORD);
+        goto done;
+    }
+    if ((st = tsdb_wal_append(db->wal, REC_BATCH, rec.data, rec.len, err)))
+        goto done;
+    if ((st = tsdb_wal_sync(db->wal, err)))
+        goto done;
+    db->wal_bytes += rec.len;
+    mark_logged(db);
+    pthread_rwlock_wrlock(&db->lock);
+    for (size_t i = 0; i < a->n_profiles; i++) {
+        struct pending_profile *p = &a->profiles[i];
+        tsdb_head_add_profile(db->head,
+                              tsdb_head_series_by_ref(db->head, p->ref), p->t,
+                              p->duration, p->n, p->stacks, p->values);
+        p->stacks = NULL; /* owned by the head now */
+    }
+    for (size_t i = 0; i < a->n_floats; i++)
+        tsdb_head_add_float(db->head,
+                            tsdb_head_series_by_ref(db->head, a->floats[i].ref),
+                            a->floats[i].t, a->floats[i].v);
+    pthread_rwlock_unlock(&db->lock);
+done:
+    buf_free(&rec);
+    appender_free(a);
+    return st;
+}
+
+/* ---- Stats -------------------------------------------------------------- */
+
+void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    pthread_rwlock_rdlock(&db->lock);
+    struct tsdb_head *h = db->head;
+    st->series = h->n_series;
+    for (size_t i = 0; i < h->n_series; i++) {
+        if (h->series[i]->kind == TSDB_PROFILES)
+            st->profile_series++;
+        else
+            st->float_series++;
+    }
+    st->profiles = h->n_profiles;
+    st->float_samples = h->n_floats;
+    st->pairs = h->n_pairs;
+    st->strings = h->symbols->n_strings;
+    st->mappings = h->symbols->n_mappings;
+    st->functions = h->symbols->n_functions;
+    st->locations = h->symbols->n_locations;
+    st->stack_nodes = tsdb_stacks_count(h->stacks);
+    st->mint = h->mint;
+    st->maxt = h->maxt;
+    st->wal_bytes = db->wal_bytes;
+    pthread_rwlock_unlock(&db->lock);
+}
+
+/* ---- For querier.c ------------------------------------------------------ */
+
+struct tsdb_head *tsdb_db_head(struct tsdb *db)
+{
+    return db->head;
+}
+
+pthread_rwlock_t *tsdb_db_lock(struct tsdb *db)
+{
+    return &db->lock;
+}

@@ -1,0 +1,202 @@
+/* tsdb/head.c: the in-memory head block.
+ *
+ * Design. The head holds every series and its newest data in memory:
+ *
+ *   - symbols: one pprof_profile with no samples whose strings, mappings,
+ *     functions and locations are kept unique by a pprof_symtab, shared by
+ *     every series, so a function name is stored once however many
+ *     profiles mention it;
+ *   - stacks: the prefix tree (stacks.c) over those location ids;
+ *   - series: an array indexed by ref - 1 (refs are dense, handed out in
+ *     creation order, never reused), found by label set through a hash map
+ *     from the label set's hash to the first series with that hash, with a
+ *     chain (next_same_hash) for the rare collision;
+ *   - per profile series, its profiles sorted by time, each a pair of
+ *     parallel arrays (stack ids ascending, values) in one malloc block.
+ *
+ * The head knows nothing about the WAL or locking: db.c serializes writers
+ * and holds the read/write lock, and replays the WAL through the same
+ * functions the appender uses, so replayed and appended data are built by
+ * one code path.
+ */
+#include "tsdb/head.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/hmap.h"
+#include "base/labels.h"
+
+struct tsdb_head *tsdb_head_new(void)
+{
+    struct tsdb_head *h = kb_calloc(1, sizeof(*h));
+    h->symbols = pprof_new();
+    h->symtab = pprof_symtab_new(h->symbols);
+    h->stacks = tsdb_stacks_new();
+    h->by_hash = hmap_new(0);
+    h->mint = INT64_MAX;
+    h->maxt = INT64_MIN;
+    return h;
+}
+
+static void series_free(struct tsdb_head_series *s)
+{
+    for (size_t i = 0; i < s->n_profiles; i++)
+        free((void *)s->profiles[i].stacks);
+    free(s->profiles);
+    free(s->ft);
+    free(s->fv);
+    labels_free(s->labels);
+    free(s);
+}
+
+void tsdb_head_free(struct tsdb_head *h)
+{
+    if (h == NULL)
+        return;
+    for (size_t i = 0; i < h->n_series; i++)
+        series_free(h->series[i]);
+    free(h->series);
+    hmap_free(h->by_hash);
+    tsdb_stacks_free(h->stacks);
+    pprof_symtab_free(h->symtab);
+    pprof_free(h->symbols);
+    free(h);
+}
+
+struct tsdb_head_series *tsdb_head_series_by_ref(struct tsdb_head *h,
+                                                 uint64_t ref)
+{
+    if (ref == 0 || ref > h->n_series)
+        return NULL;
+    return h->series[ref - 1];
+}
+
+struct tsdb_head_series *tsdb_head_find(struct tsdb_head *h,
+                                        const struct labels *ls)
+{
+    uint64_t hash = labels_hash(ls);
+    uint64_t *first = hmap_get(h->by_hash, &hash, sizeof(hash));
+    for (uint64_t ref = first ? *first : 0; ref != 0;) {
+        struct tsdb_head_series *s = h->series[ref - 1];
+        if (labels_equal(s->labels, ls))
+            return s;
+        ref = s->next_same_hash;
+    }
+    return NULL;
+}
+
+struct tsdb_head_series *tsdb_head_create(struct tsdb_head *h,
+                                          const struct labels *ls,
+                                          enum tsdb_series_kind kind,
+                                          int64_t period)
+{
+    struct tsdb_head_series *s = kb_calloc(1, sizeof(*s));
+    s->labels = labels_dup(ls);
+    s->hash = labels_hash(ls);
+    s->kind = kind;
+    s->period = period;
+    s->max_t = INT64_MIN;
+    h->series = kb_grow(h->series, &h->cap_series, h->n_series + 1,
+                        sizeof(*h->series));
+    h->series[h->n_series++] = s;
+    s->ref = h->n_series;
+    bool found;
+    uint64_t *first = hmap_put(h->by_hash, &s->hash, sizeof(s->hash), &found);
+    if (found)
+        s->next_same_hash = *first;
+    *first = s->ref;
+    return s;
+}
+
+enum kb_status tsdb_head_check_time(const struct tsdb_head_series *s,
+                                    int64_t t, int64_t window,
+                                    struct kb_err *err)
+{
+    if (t > s->max_t)
+        return KB_OK;
+    if (t < s->max_t - window || window == 0)
+        return kb_errf(err, KB_ERR_INVALID,
+                       "out of order: t=%lld is older than the series' "
+                       "newest t=%lld%s",
+                       (long long)t, (long long)s->max_t,
+                       window ? " beyond the out-of-order window" : "");
+    /* Inside the window: refuse an exact duplicate time. */
+    if (s->kind == TSDB_PROFILES) {
+        for (size_t i = s->n_profiles; i-- > 0 && s->profiles[i].t_ms >= t;)
+            if (s->profiles[i].t_ms == t)
+                goto dup;
+    } else {
+        for (size_t i = s->n_floats; i-- > 0 && s->ft[i] >= t;)
+            if (s->ft[i] == t)
+                goto dup;
+    }
+    return KB_OK;
+dup:
+    return kb_errf(err, KB_ERR_INVALID, "duplicate: the series has t=%lld",
+                   (long long)t);
+}
+
+static void head_time(struct tsdb_head *h, int64_t t)
+{
+    if (t < h->mint)
+        h->mint = t;
+    if (t > h->maxt)
+        h->maxt = t;
+}
+
+uint32_t *tsdb_head_pairs_alloc(size_t n, int64_t **values)
+{
+    size_t off = (n * sizeof(uint32_t) + 7) & ~(size_t)7;
+    uint8_t *p = kb_malloc(off + n * sizeof(int64_t));
+    *values = (int64_t *)(void *)(p + off);
+    return (uint32_t *)(void *)p;
+}
+
+void tsdb_head_add_profile(struct tsdb_head *h, struct tsdb_head_series *s,
+                           int64_t t, int64_t duration, size_t n,
+                           uint32_t *stacks, int64_t *values)
+{
+    s->profiles = kb_grow(s->profiles, &s->cap_profiles, s->n_profiles + 1,
+                          sizeof(*s->profiles));
+    size_t i = s->n_profiles;
+    while (i > 0 && s->profiles[i - 1].t_ms > t)
+        i--;
+    memmove(&s->profiles[i + 1], &s->profiles[i],
+            (s->n_profiles - i) * sizeof(*s->profiles));
+    s->profiles[i] = (struct tsdb_profile_view){
+        .t_ms = t,
+        .duration_ns = duration,
+        .n = n,
+        .stacks = stacks,
+        .values = values,
+    };
+    s->n_profiles++;
+    if (t > s->max_t)
+        s->max_t = t;
+    h->n_profiles++;
+    h->n_pairs += n;
+    head_time(h, t);
+}
+
+void tsdb_head_add_float(struct tsdb_head *h, struct tsdb_head_series *s,
+                         int64_t t, double v)
+{
+    size_t cap = s->cap_floats;
+    s->ft = kb_grow(s->ft, &s->cap_floats, s->n_floats + 1, sizeof(*s->ft));
+    if (cap != s->cap_floats)
+        s->fv = kb_reallocarray(s->fv, s->cap_floats, sizeof(*s->fv));
+    size_t i = s->n_floats;
+    while (i > 0 && s->ft[i - 1] > t)
+        i--;
+    memmove(&s->ft[i + 1], &s->ft[i], (s->n_floats - i) * sizeof(*s->ft));
+    memmove(&s->fv[i + 1], &s->fv[i], (s->n_floats - i) * sizeof(*s->fv));
+    s->ft[i] = t;
+    s->fv[i] = v;
+    s->n_floats++;
+    if (t > s->max_t)
+        s->max_t = t;
+    h->n_floats++;
+    head_time(h, t);
+}

@@ -1,0 +1,20 @@
+# tsdb/: the profile database. See DESIGN.md section 4 and docs/format/.
+noinst_LIBRARIES += tsdb/libkilntsdb.a
+tsdb_libkilntsdb_a_SOURCES = \
+	tsdb/tsdb.h \
+	tsdb/db.c \
+	tsdb/enc.c tsdb/enc.h \
+	tsdb/head.c tsdb/head.h \
+	tsdb/querier.c \
+	tsdb/selector.c \
+	tsdb/stacks.c tsdb/stacks.h \
+	tsdb/typeid.c \
+	tsdb/wal.c tsdb/wal.h
+tsdb_libkilntsdb_a_CFLAGS = $(KILN_CFLAGS) $(PCRE2_CFLAGS)
+
+# Link line for everything that uses the database.
+KILN_TSDB_LIBS = tsdb/libkilntsdb.a $(KILN_PPROF_LIBS) -lpthread
+
+check_PROGRAMS += tests/unit/test_tsdb
+tests_unit_test_tsdb_LDADD = $(KILN_TSDB_LIBS)
+TESTS += tests/unit/test_tsdb

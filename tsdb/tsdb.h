@@ -1,0 +1,196 @@
+/* tsdb/tsdb.h: Kiln's profile database, the public API.
+ *
+ * A database is a directory holding a write-ahead log (wal/) and, later,
+ * immutable blocks. It stores two kinds of series, each named by a label
+ * set (with __name__):
+ *   - profile series: (t in ms, duration in ns, sorted (stack id, value)
+ *     pairs) per profile, one sample type per series (DESIGN.md section 2);
+ *   - float series: (t in ms, float64) samples, for `up`, rules and alerts.
+ * Stacks, locations, functions, mappings and strings are deduplicated in
+ * the database's symbol tables, so a profile adds only its pairs.
+ *
+ * Writing goes through an appender: begin, append any number of profiles
+ * and floats, then commit (durable in the WAL, fsynced, before it returns)
+ * or rollback. One appender at a time; queries run concurrently.
+ *
+ * Reading goes through a querier over [mint, maxt] (ms, inclusive): select
+ * series with label matchers, read their profiles or floats, or merge their
+ * profiles into one pprof.
+ *
+ * Implementation map: db.c (open, close, replay, appender), head.c (the
+ * in-memory series), stacks.c (stack tree), wal.c (log files), enc.c
+ * (encodings), querier.c (select, read, merge), typeid.c (series names).
+ */
+#ifndef KILN_TSDB_TSDB_H
+#define KILN_TSDB_TSDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "pprof/profile.h"
+
+struct labels;
+struct kb_regex;
+
+struct tsdb;
+struct tsdb_appender;
+struct tsdb_querier;
+
+/* Limits and tunables. tsdb_options_default fills the defaults noted. */
+struct tsdb_options {
+    size_t max_series;            /* (1,000,000) */
+    size_t max_labels;            /* per series (64) */
+    size_t max_label_length;      /* bytes of a name or value (4096) */
+    size_t max_stack_depth;       /* locations per stack (1024) */
+    int64_t out_of_order_window;  /* ms a profile may be older than its
+                                     series' newest one (0) */
+};
+
+void tsdb_options_default(struct tsdb_options *o);
+
+/* Open (creating if needed) the database in `dir`, replaying its WAL. A torn
+ * or corrupt WAL tail is cut with a log line; open still succeeds. */
+enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
+                         struct tsdb **out, struct kb_err *err);
+
+/* Close (syncing the WAL); NULL is allowed. */
+enum kb_status tsdb_close(struct tsdb *db, struct kb_err *err);
+
+/* ---- Writing ------------------------------------------------------------ */
+
+/* Start a batch. Blocks while another appender is open. */
+struct tsdb_appender *tsdb_appender_begin(struct tsdb *db);
+
+/* Append sample type `sample_type` of profile `p` to the profile series
+ * named by `ls` (which must contain __name__), at time `t_ms` covering
+ * `duration_ns`. Sample labels are not kept (the scraper turns the ones it
+ * wants into series labels); identical stacks are summed. Fails, leaving the
+ * batch as it was, on a limit, an out-of-order time, or a series that holds
+ * floats. */
+enum kb_status tsdb_append_profile(struct tsdb_appender *a,
+                                   const struct labels *ls, int64_t t_ms,
+                                   int64_t duration_ns,
+                                   const struct pprof_profile *p,
+                                   size_t sample_type, struct kb_err *err);
+
+/* Append a float sample to the float series named by `ls`. */
+enum kb_status tsdb_append_float(struct tsdb_appender *a,
+                                 const struct labels *ls, int64_t t_ms,
+                                 double v, struct kb_err *err);
+
+/* Make the batch durable (one WAL record, fsynced) and visible; frees the
+ * appender whatever the result. On failure nothing of the batch is
+ * visible. */
+enum kb_status tsdb_appender_commit(struct tsdb_appender *a,
+                                    struct kb_err *err);
+
+/* Drop the batch and free the appender. */
+void tsdb_appender_rollback(struct tsdb_appender *a);
+
+/* ---- Reading ------------------------------------------------------------ */
+
+enum tsdb_match_type {
+    TSDB_MATCH_EQ,  /* =  */
+    TSDB_MATCH_NEQ, /* != */
+    TSDB_MATCH_RE,  /* =~ fully anchored */
+    TSDB_MATCH_NRE, /* !~ fully anchored */
+};
+
+/* A label matcher as in PromQL: a missing label matches as "". */
+struct tsdb_matcher {
+    enum tsdb_match_type type;
+    char *name;
+    char *value;
+    struct kb_regex *re; /* for RE and NRE */
+};
+
+/* Fill `m` (copies name and value, compiles the regex). */
+enum kb_status tsdb_matcher_init(struct tsdb_matcher *m,
+                                 enum tsdb_match_type type, const char *name,
+                                 const char *value, struct kb_err *err);
+void tsdb_matcher_free(struct tsdb_matcher *m);
+
+/* Parse a selector `{a="b", c=~"d.*"}` (or `name{...}`, or just `name`)
+ * into matchers; *n is set to their count. Free with tsdb_matchers_free. */
+enum kb_status tsdb_matchers_parse(const char *text, struct tsdb_matcher **out,
+                                   size_t *n, struct kb_err *err);
+void tsdb_matchers_free(struct tsdb_matcher *ms, size_t n);
+
+enum tsdb_series_kind { TSDB_PROFILES = 1, TSDB_FLOATS = 2 };
+
+/* One stored profile as a querier returns it. `stacks` are stack ids of the
+ * querier's symbol space (tsdb_querier_stack), sorted ascending. */
+struct tsdb_profile_view {
+    int64_t t_ms;
+    int64_t duration_ns;
+    size_t n;
+    const uint32_t *stacks;
+    const int64_t *values;
+};
+
+/* A read-only view of the database over [mint, maxt]. Holds the database's
+ * read lock until closed: keep it short. */
+struct tsdb_querier *tsdb_querier_open(struct tsdb *db, int64_t mint,
+                                       int64_t maxt);
+void tsdb_querier_close(struct tsdb_querier *q);
+
+/* The refs of series matching every matcher, with data in the range, in
+ * label order. The array belongs to the caller (free()). */
+enum kb_status tsdb_querier_select(struct tsdb_querier *q,
+                                   const struct tsdb_matcher *ms, size_t n,
+                                   uint64_t **refs, size_t *n_refs,
+                                   struct kb_err *err);
+
+const struct labels *tsdb_querier_labels(struct tsdb_querier *q,
+                                         uint64_t ref);
+enum tsdb_series_kind tsdb_querier_kind(struct tsdb_querier *q, uint64_t ref);
+
+/* The profiles of a profile series within the range, oldest first. Valid
+ * until the querier is closed. */
+const struct tsdb_profile_view *
+tsdb_querier_profiles(struct tsdb_querier *q, uint64_t ref, size_t *n);
+
+/* The float samples of a float series within the range. */
+void tsdb_querier_floats(struct tsdb_querier *q, uint64_t ref,
+                         const int64_t **t, const double **v, size_t *n);
+
+/* Merge every profile of the series `refs` within the range into a new
+ * pprof (sample type and period from the series' names; they must all be
+ * of one type, else KB_ERR_MISMATCH). *out is NULL when nothing matched. */
+enum kb_status tsdb_querier_merge(struct tsdb_querier *q,
+                                  const uint64_t *refs, size_t n_refs,
+                                  struct pprof_profile **out,
+                                  struct kb_err *err);
+
+/* ---- Stats -------------------------------------------------------------- */
+
+struct tsdb_stats {
+    uint64_t series;
+    uint64_t profile_series, float_series;
+    uint64_t profiles;
+    uint64_t float_samples;
+    uint64_t pairs; /* (stack, value) pairs stored */
+    uint64_t strings, mappings, functions, locations, stack_nodes;
+    int64_t mint, maxt; /* ms; mint > maxt when empty */
+    uint64_t wal_bytes;
+};
+
+void tsdb_stats(struct tsdb *db, struct tsdb_stats *st);
+
+/* ---- Series names (typeid.c) -------------------------------------------- */
+
+/* The profile type ID of sample type `i` of `p`, DESIGN.md section 2:
+ * "<profile>:<type>:<unit>:<period type>:<period unit>", written to `out`.
+ * `profile` names the profile ("process_cpu", "memory", "mutex", "block",
+ * "goroutine"); NULL infers it from the period type (cpu -> process_cpu,
+ * space -> memory, contentions -> mutex, else the sample type). */
+enum kb_status tsdb_type_id(const struct pprof_profile *p, size_t i,
+                            const char *profile, struct buf *out);
+
+/* The full profile type ID of a short name ("cpu", "inuse_space", ...,
+ * DESIGN.md section 2), or NULL if `name` is not one. */
+const char *tsdb_type_alias(const char *name);
+
+#endif
