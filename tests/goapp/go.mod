@@ -1,0 +1,3 @@
+module kiln.test/goapp
+
+go 1.19
