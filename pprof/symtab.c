@@ -147,7 +147,8 @@ uint32_t pprof_symtab_add_location(struct pprof_symtab *st, uint32_t mapping_id,
 static uint32_t *table_reset(uint32_t *t, size_t *cap, size_t n)
 {
     t = kb_grow(t, cap, n, sizeof(*t));
-    memset(t, 0xff, n * sizeof(*t));
+    if (n)
+        memset(t, 0xff, n * sizeof(*t));
     return t;
 }
 

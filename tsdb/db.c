@@ -61,8 +61,8 @@ struct tsdb {
     pthread_mutex_t writer;
     pthread_rwlock_t lock;
     /* What the WAL already holds: ids below these are logged. */
-    size_t logged_strings, logged_mappings, logged_functions,
-        logged_locations, logged_stacks, logged_series;
+    size_t logged_strings, logged_mappings, logged_functions, logged_locations,
+        logged_stacks, logged_series;
     uint64_t wal_bytes;
 };
 
@@ -309,10 +309,9 @@ static enum kb_status replay_symbols(struct replay *r)
             lines[j].function_id = (uint32_t)fn;
         }
         size_t before = s->n_locations;
-        if (st == KB_OK &&
-            pprof_symtab_add_location(h->symtab, (uint32_t)mapping, address,
-                                      lines, (uint32_t)nl,
-                                      folded != 0) != before + 1)
+        if (st == KB_OK && pprof_symtab_add_location(
+                               h->symtab, (uint32_t)mapping, address, lines,
+                               (uint32_t)nl, folded != 0) != before + 1)
             st = corrupt(r, "repeated location");
     }
     free(lines);
@@ -498,9 +497,11 @@ enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
     mark_logged(db);
     if ((st = tsdb_wal_open(path, NULL, &db->wal, err)))
         goto fail;
-    log_info("tsdb", "database opened", "dir", dir, "wal_records",
-             log_u64(rs.records), "series", log_u64(db->head->n_series),
-             "profiles", log_u64(db->head->n_profiles), NULL);
+    log_msgf(LOG_LEVEL_INFO, "tsdb",
+             "opened %s: replayed %llu wal records, %zu series, %llu "
+             "profiles",
+             dir, (unsigned long long)rs.records, db->head->n_series,
+             (unsigned long long)db->head->n_profiles);
     *out = db;
     return KB_OK;
 fail:
@@ -553,8 +554,7 @@ void tsdb_appender_rollback(struct tsdb_appender *a)
 }
 
 static enum kb_status check_labels(const struct tsdb *db,
-                                   const struct labels *ls,
-                                   struct kb_err *err)
+                                   const struct labels *ls, struct kb_err *err)
 {
     size_t n = labels_count(ls);
     if (n > db->opts.max_labels)
@@ -574,12 +574,10 @@ static enum kb_status check_labels(const struct tsdb *db,
 }
 
 /* Find or create the series for an append (under the write lock). */
-static enum kb_status series_for_append(struct tsdb *db,
-                                        const struct labels *ls,
-                                        enum tsdb_series_kind kind,
-                                        int64_t period,
-                                        struct tsdb_head_series **out,
-                                        struct kb_err *err)
+static enum kb_status
+series_for_append(struct tsdb *db, const struct labels *ls,
+                  enum tsdb_series_kind kind, int64_t period,
+                  struct tsdb_head_series **out, struct kb_err *err)
 {
     struct tsdb_head_series *s = tsdb_head_find(db->head, ls);
     if (s == NULL) {
@@ -627,8 +625,8 @@ static enum kb_status profile_pairs(struct tsdb_appender *a,
         for (uint32_t j = 0; j < s->n_locations; j++)
             a->locs[j] = pprof_symtab_location(h->symtab, s->location_ids[j]);
         a->pairs = kb_grow(a->pairs, &a->cap_pairs, n + 1, sizeof(*a->pairs));
-        a->pairs[n].stack = tsdb_stacks_insert(h->stacks, a->locs,
-                                               s->n_locations);
+        a->pairs[n].stack =
+            tsdb_stacks_insert(h->stacks, a->locs, s->n_locations);
         a->pairs[n].value = s->values[i];
         n++;
     }
@@ -699,14 +697,13 @@ enum kb_status tsdb_append_float(struct tsdb_appender *a,
     pthread_rwlock_unlock(&db->lock);
     if (st)
         return st;
-    a->floats = kb_grow(a->floats, &a->cap_floats, a->n_floats + 1,
-                        sizeof(*a->floats));
+    a->floats =
+        kb_grow(a->floats, &a->cap_floats, a->n_floats + 1, sizeof(*a->floats));
     a->floats[a->n_floats++] = (struct pending_float){s->ref, t_ms, v};
     return KB_OK;
 }
 
-enum kb_status tsdb_appender_commit(struct tsdb_appender *a,
-                                    struct kb_err *err)
+enum kb_status tsdb_appender_commit(struct tsdb_appender *a, struct kb_err *err)
 {
     struct tsdb *db = a->db;
     struct buf rec;

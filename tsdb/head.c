@@ -98,8 +98,8 @@ struct tsdb_head_series *tsdb_head_create(struct tsdb_head *h,
     s->kind = kind;
     s->period = period;
     s->max_t = INT64_MIN;
-    h->series = kb_grow(h->series, &h->cap_series, h->n_series + 1,
-                        sizeof(*h->series));
+    h->series =
+        kb_grow(h->series, &h->cap_series, h->n_series + 1, sizeof(*h->series));
     h->series[h->n_series++] = s;
     s->ref = h->n_series;
     bool found;
@@ -110,9 +110,8 @@ struct tsdb_head_series *tsdb_head_create(struct tsdb_head *h,
     return s;
 }
 
-enum kb_status tsdb_head_check_time(const struct tsdb_head_series *s,
-                                    int64_t t, int64_t window,
-                                    struct kb_err *err)
+enum kb_status tsdb_head_check_time(const struct tsdb_head_series *s, int64_t t,
+                                    int64_t window, struct kb_err *err)
 {
     if (t > s->max_t)
         return KB_OK;

@@ -54,9 +54,8 @@ struct tsdb_head_series *tsdb_head_series_by_ref(struct tsdb_head *h,
 
 /* Whether a profile or float at `t` may be added to `s`: KB_OK, or an error
  * naming the problem (out of order beyond `window`, duplicate time). */
-enum kb_status tsdb_head_check_time(const struct tsdb_head_series *s,
-                                    int64_t t, int64_t window,
-                                    struct kb_err *err);
+enum kb_status tsdb_head_check_time(const struct tsdb_head_series *s, int64_t t,
+                                    int64_t window, struct kb_err *err);
 
 /* Add a profile; takes ownership of `stacks` and `values`, one malloc block
  * starting at `stacks` (values inside it). Keeps time order. */

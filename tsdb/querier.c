@@ -59,7 +59,8 @@ enum kb_status tsdb_matcher_init(struct tsdb_matcher *m,
     memset(m, 0, sizeof(*m));
     m->type = type;
     if (type == TSDB_MATCH_RE || type == TSDB_MATCH_NRE) {
-        enum kb_status st = kb_regex_compile(value, &m->re, err);
+        enum kb_status st =
+            kb_regex_compile(value, strlen(value), 0, &m->re, err);
         if (st)
             return kb_err_prefix(err, "matcher %s", name);
     }
@@ -106,8 +107,8 @@ static bool matcher_matches(const struct tsdb_matcher *m,
 
 /* The index range [*lo, *hi) of times in sorted `t` (stride `stride`
  * bytes, t at the start of each element) within [mint, maxt]. */
-static void time_range(const void *base, size_t n, size_t stride,
-                       int64_t mint, int64_t maxt, size_t *lo, size_t *hi)
+static void time_range(const void *base, size_t n, size_t stride, int64_t mint,
+                       int64_t maxt, size_t *lo, size_t *hi)
 {
     const uint8_t *p = base;
     size_t a = 0, b = n;
@@ -134,8 +135,8 @@ static void time_range(const void *base, size_t n, size_t stride,
     *hi = a;
 }
 
-const struct tsdb_profile_view *
-tsdb_querier_profiles(struct tsdb_querier *q, uint64_t ref, size_t *n)
+const struct tsdb_profile_view *tsdb_querier_profiles(struct tsdb_querier *q,
+                                                      uint64_t ref, size_t *n)
 {
     struct tsdb_head_series *s = tsdb_head_series_by_ref(q->h, ref);
     *n = 0;
@@ -158,8 +159,7 @@ void tsdb_querier_floats(struct tsdb_querier *q, uint64_t ref,
     if (s == NULL || s->kind != TSDB_FLOATS)
         return;
     size_t lo, hi;
-    time_range(s->ft, s->n_floats, sizeof(*s->ft), q->mint, q->maxt, &lo,
-               &hi);
+    time_range(s->ft, s->n_floats, sizeof(*s->ft), q->mint, q->maxt, &lo, &hi);
     *n = hi - lo;
     *t = s->ft + lo;
     *v = s->fv + lo;
@@ -213,8 +213,7 @@ enum kb_status tsdb_querier_select(struct tsdb_querier *q,
     return KB_OK;
 }
 
-const struct labels *tsdb_querier_labels(struct tsdb_querier *q,
-                                         uint64_t ref)
+const struct labels *tsdb_querier_labels(struct tsdb_querier *q, uint64_t ref)
 {
     struct tsdb_head_series *s = tsdb_head_series_by_ref(q->h, ref);
     return s ? s->labels : NULL;
@@ -252,9 +251,8 @@ static bool split_type_id(const char *id, char *buf, size_t size,
     return true;
 }
 
-static enum kb_status merge_header(struct tsdb_querier *q,
-                                   const uint64_t *refs, size_t n_refs,
-                                   struct pprof_profile *out,
+static enum kb_status merge_header(struct tsdb_querier *q, const uint64_t *refs,
+                                   size_t n_refs, struct pprof_profile *out,
                                    struct kb_err *err)
 {
     const char *name = labels_get(tsdb_querier_labels(q, refs[0]), "__name__");
@@ -279,9 +277,8 @@ static enum kb_status merge_header(struct tsdb_querier *q,
     return KB_OK;
 }
 
-enum kb_status tsdb_querier_merge(struct tsdb_querier *q,
-                                  const uint64_t *refs, size_t n_refs,
-                                  struct pprof_profile **out,
+enum kb_status tsdb_querier_merge(struct tsdb_querier *q, const uint64_t *refs,
+                                  size_t n_refs, struct pprof_profile **out,
                                   struct kb_err *err)
 {
     *out = NULL;
@@ -313,8 +310,9 @@ enum kb_status tsdb_querier_merge(struct tsdb_querier *q,
                 first_t = v[k].t_ms;
             p->duration_nanos += v[k].duration_ns;
             for (size_t j = 0; j < v[k].n; j++)
-                totals[v[k].stacks[j]] = (int64_t)(
-                    (uint64_t)totals[v[k].stacks[j]] + (uint64_t)v[k].values[j]);
+                totals[v[k].stacks[j]] =
+                    (int64_t)((uint64_t)totals[v[k].stacks[j]] +
+                              (uint64_t)v[k].values[j]);
         }
     }
     p->time_nanos = first_t == INT64_MAX ? 0 : first_t * 1000000;

@@ -135,8 +135,8 @@ static enum kb_status add_matcher(struct tsdb_matcher **ms, size_t *n,
         return kb_errf(sc->err, KB_ERR_LIMIT, "more than %d matchers",
                        SELECTOR_MAX_MATCHERS);
     *ms = kb_grow(*ms, cap, *n + 1, sizeof(**ms));
-    enum kb_status st = tsdb_matcher_init(&(*ms)[*n], type, name, value,
-                                          sc->err);
+    enum kb_status st =
+        tsdb_matcher_init(&(*ms)[*n], type, name, value, sc->err);
     if (st == KB_OK)
         (*n)++;
     return st;

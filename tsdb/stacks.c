@@ -83,8 +83,8 @@ uint32_t tsdb_stacks_child(struct tsdb_stacks *s, uint32_t parent,
     return id;
 }
 
-uint32_t tsdb_stacks_insert(struct tsdb_stacks *s,
-                            const uint32_t *location_ids, size_t n)
+uint32_t tsdb_stacks_insert(struct tsdb_stacks *s, const uint32_t *location_ids,
+                            size_t n)
 {
     uint32_t node = 0;
     for (size_t i = n; i-- > 0;)

@@ -21,8 +21,8 @@ uint32_t tsdb_stacks_child(struct tsdb_stacks *s, uint32_t parent,
                            uint32_t location_id);
 
 /* The leaf node of a stack given leaf first (pprof's order). */
-uint32_t tsdb_stacks_insert(struct tsdb_stacks *s,
-                            const uint32_t *location_ids, size_t n);
+uint32_t tsdb_stacks_insert(struct tsdb_stacks *s, const uint32_t *location_ids,
+                            size_t n);
 
 uint32_t tsdb_stacks_parent(const struct tsdb_stacks *s, uint32_t node);
 uint32_t tsdb_stacks_location(const struct tsdb_stacks *s, uint32_t node);

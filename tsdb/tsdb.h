@@ -40,12 +40,12 @@ struct tsdb_querier;
 
 /* Limits and tunables. tsdb_options_default fills the defaults noted. */
 struct tsdb_options {
-    size_t max_series;            /* (1,000,000) */
-    size_t max_labels;            /* per series (64) */
-    size_t max_label_length;      /* bytes of a name or value (4096) */
-    size_t max_stack_depth;       /* locations per stack (1024) */
-    int64_t out_of_order_window;  /* ms a profile may be older than its
-                                     series' newest one (0) */
+    size_t max_series;           /* (1,000,000) */
+    size_t max_labels;           /* per series (64) */
+    size_t max_label_length;     /* bytes of a name or value (4096) */
+    size_t max_stack_depth;      /* locations per stack (1024) */
+    int64_t out_of_order_window; /* ms a profile may be older than its
+                                    series' newest one (0) */
 };
 
 void tsdb_options_default(struct tsdb_options *o);
@@ -143,14 +143,13 @@ enum kb_status tsdb_querier_select(struct tsdb_querier *q,
                                    uint64_t **refs, size_t *n_refs,
                                    struct kb_err *err);
 
-const struct labels *tsdb_querier_labels(struct tsdb_querier *q,
-                                         uint64_t ref);
+const struct labels *tsdb_querier_labels(struct tsdb_querier *q, uint64_t ref);
 enum tsdb_series_kind tsdb_querier_kind(struct tsdb_querier *q, uint64_t ref);
 
 /* The profiles of a profile series within the range, oldest first. Valid
  * until the querier is closed. */
-const struct tsdb_profile_view *
-tsdb_querier_profiles(struct tsdb_querier *q, uint64_t ref, size_t *n);
+const struct tsdb_profile_view *tsdb_querier_profiles(struct tsdb_querier *q,
+                                                      uint64_t ref, size_t *n);
 
 /* The float samples of a float series within the range. */
 void tsdb_querier_floats(struct tsdb_querier *q, uint64_t ref,
@@ -159,9 +158,8 @@ void tsdb_querier_floats(struct tsdb_querier *q, uint64_t ref,
 /* Merge every profile of the series `refs` within the range into a new
  * pprof (sample type and period from the series' names; they must all be
  * of one type, else KB_ERR_MISMATCH). *out is NULL when nothing matched. */
-enum kb_status tsdb_querier_merge(struct tsdb_querier *q,
-                                  const uint64_t *refs, size_t n_refs,
-                                  struct pprof_profile **out,
+enum kb_status tsdb_querier_merge(struct tsdb_querier *q, const uint64_t *refs,
+                                  size_t n_refs, struct pprof_profile **out,
                                   struct kb_err *err);
 
 /* ---- Stats -------------------------------------------------------------- */

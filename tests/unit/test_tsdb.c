@@ -42,8 +42,8 @@ static struct pprof_profile *cpu_profile(int64_t k)
     for (int i = 0; i < 4; i++) {
         struct pprof_function f = {.name = pprof_intern_str(p, names[i])};
         struct pprof_line l = {pprof_add_function(p, &f), 10 + i};
-        loc[i] = pprof_add_location(p, 0, 0x1000 + 16 * (uint64_t)i, &l, 1,
-                                    false);
+        loc[i] =
+            pprof_add_location(p, 0, 0x1000 + 16 * (uint64_t)i, &l, 1, false);
     }
     uint32_t s1[] = {loc[2], loc[1], loc[0]}, s2[] = {loc[3], loc[0]},
              s3[] = {loc[0]};
@@ -87,7 +87,8 @@ static int64_t stored_total(struct tsdb *db, const char *job)
     int64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         size_t np;
-        const struct tsdb_profile_view *v = tsdb_querier_profiles(q, refs[i], &np);
+        const struct tsdb_profile_view *v =
+            tsdb_querier_profiles(q, refs[i], &np);
         for (size_t k = 0; k < np; k++)
             for (size_t j = 0; j < v[k].n; j++)
                 total += v[k].values[j];
@@ -330,13 +331,17 @@ static void test_selectors(void)
     tsdb_matchers_free(ms, n);
     CHECK_INT(tsdb_matchers_parse("{__name__=\"x:y\"}", &ms, &n, &err), KB_OK);
     tsdb_matchers_free(ms, n);
-    const char *bad[] = {"{}",        "{a=}",        "{a=\"x\"",
+    const char *bad[] = {"{}",         "{a=}",           "{a=\"x\"",
                          "{a==\"x\"}", "cpu{a=\"x\"} z", "{a=~\"(\"}",
                          "{1a=\"x\"}", "{a=\"x\nb\"}"};
-    const char *why[] = {"at least one", "1:4: expected a quoted",
-                         "1:8: expected ',' or '}'", "1:4: expected a quoted",
-                         "1:13: expected end", "matcher a",
-                         "1:2: expected a label name", "unterminated"};
+    const char *why[] = {"at least one",
+                         "1:4: expected a quoted",
+                         "1:7: expected ',' or '}'",
+                         "1:4: expected a quoted",
+                         "1:12: expected end",
+                         "matcher a",
+                         "1:2: expected a label name",
+                         "unterminated"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ms = NULL;
         CHECK(tsdb_matchers_parse(bad[i], &ms, &n, &err) != KB_OK);
