@@ -2,8 +2,8 @@
  * (tsdb_wal_replay), which reads files a crash or a bad disk may have
  * damaged in any way.
  *
- * The input becomes one or two segment files in a temporary directory (on
- * /dev/shm when it exists, so that the repair's fsyncs cost nothing):
+ * The input becomes one or two segment files in a new temporary directory
+ * (on /dev/shm when it exists, so that the repair's fsyncs cost nothing):
  *
  *   byte 0        bit 0: segment 1 starts with a valid header (else the
  *                 input is the whole file); bit 1: there is a segment 2,
@@ -66,22 +66,21 @@ static void rm_entries(void)
     closedir(d);
 }
 
-static void cleanup(void)
+/* A fresh directory per input (removed at the end of the input; a crash
+ * leaves it behind as evidence). */
+static void make_dir(void)
 {
-    rm_entries();
-    rmdir(dir);
-}
-
-static void setup(void)
-{
-    if (dir[0])
-        return;
     const char *base = getenv("TMPDIR");
     if (base == NULL || !*base)
         base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(dir, sizeof(dir), "%s/kiln-fuzz-wal-XXXXXX", base);
     REQUIRE(mkdtemp(dir) != NULL);
-    atexit(cleanup);
+}
+
+static void remove_dir(void)
+{
+    rm_entries();
+    REQUIRE(rmdir(dir) == 0);
 }
 
 static const char *path(const char *name)
@@ -189,8 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    setup();
-    rm_entries();
+    make_dir();
     bool hdr1 = data[0] & 1, two = (data[0] & 2) && size >= 3;
     size_t split = 0;
     const uint8_t *rest = data + (two ? 3 : 1);
@@ -265,5 +263,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(e.recs);
     free(s1);
     free(s2);
+    remove_dir();
     return 0;
 }
