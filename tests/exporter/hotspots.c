@@ -1,0 +1,407 @@
+/* tests/exporter/hotspots.c: a program with known hot spots that embeds
+ * libkiln-exporter, for the exporter tests (the scripts in tests/exporter/).
+ *
+ *     hotspots [--hz N] [--heap-period N] [--mutex-rate N] [--seconds N]
+ *              DIR MODE
+ *
+ * It starts the exporter on 127.0.0.1:0, writes the bound address to
+ * DIR/addr, runs MODE, writes DIR/done when a finite workload has finished
+ * (the script then fetches profiles) and keeps running until killed or
+ * --seconds pass. Modes:
+ *   cpu    two threads alternating hot_a (3 units of work) and hot_b (1)
+ *   spin N N threads spinning in spin_loop
+ *   heap   alloc_big allocates 10x the bytes alloc_small does (freed at
+ *          once), hold_live keeps 64 MiB live
+ *   mutex  4 threads contend for one lock in contended_worker; one thread
+ *          locks a private mutex in uncontended_worker
+ *   stress 8 threads doing malloc/free and locking
+ *   idle   nothing (endpoint tests)
+ *   api    no server: checks the API's errors itself and prints TAP
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kiln/exporter.h"
+#include "tests/unit/unit.h"
+
+static const char *dir;
+static volatile unsigned long long sink;
+
+static void write_file(const char *name, const char *text)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0 ||
+        rename(tmp, path) != 0) {
+        perror(path);
+        exit(2);
+    }
+}
+
+static inline __attribute__((always_inline)) void work(unsigned units)
+{
+    unsigned long long x = sink;
+    for (unsigned u = 0; u < units; u++)
+        for (int i = 0; i < 20000; i++)
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+    sink = x;
+}
+
+__attribute__((noinline)) void hot_a(void)
+{
+    work(3);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) void hot_b(void)
+{
+    work(1);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void *cpu_worker(void *arg)
+{
+    for (;;) {
+        hot_a();
+        hot_b();
+    }
+    return NULL;
+}
+
+__attribute__((noinline)) void spin_loop(void)
+{
+    for (;;)
+        work(1);
+}
+
+static void *spin_worker(void *arg)
+{
+    spin_loop();
+    return NULL;
+}
+
+#define BLOCK (64 * 1024)
+
+__attribute__((noinline)) void alloc_big(void)
+{
+    for (int i = 0; i < 10; i++) {
+        char *p = malloc(BLOCK);
+        p[0] = 1;
+        sink += (unsigned char)p[0];
+        free(p);
+    }
+}
+
+__attribute__((noinline)) void alloc_small(void)
+{
+    char *p = malloc(BLOCK);
+    p[0] = 1;
+    sink += (unsigned char)p[0];
+    free(p);
+}
+
+void *hotspots_live[1024];
+
+__attribute__((noinline)) void hold_live(void)
+{
+    for (int i = 0; i < 1024; i++)
+        hotspots_live[i] = malloc(BLOCK); /* 64 MiB */
+}
+
+static void heap_mode(void)
+{
+    hold_live();
+    for (int i = 0; i < 8192; i++) { /* 512 MiB vs 5 GiB */
+        alloc_small();
+        alloc_big();
+    }
+}
+
+static pthread_mutex_t contended_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile int mutex_stop;
+
+__attribute__((noinline)) void contended_worker(void)
+{
+    while (!mutex_stop) {
+        pthread_mutex_lock(&contended_lock);
+        work(1);
+        pthread_mutex_unlock(&contended_lock);
+    }
+}
+
+__attribute__((noinline)) void uncontended_worker(void)
+{
+    pthread_mutex_t mine = PTHREAD_MUTEX_INITIALIZER;
+    while (!mutex_stop) {
+        pthread_mutex_lock(&mine);
+        sink++;
+        pthread_mutex_unlock(&mine);
+    }
+}
+
+static void *contended_thread(void *arg)
+{
+    contended_worker();
+    return NULL;
+}
+
+static void *uncontended_thread(void *arg)
+{
+    uncontended_worker();
+    return NULL;
+}
+
+static void mutex_mode(void)
+{
+    pthread_t t[5];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, contended_thread, NULL);
+    pthread_create(&t[4], NULL, uncontended_thread, NULL);
+    sleep(3);
+    mutex_stop = 1;
+    for (int i = 0; i < 5; i++)
+        pthread_join(t[i], NULL);
+}
+
+static pthread_mutex_t stress_locks[4] = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
+static volatile int stress_stop;
+
+__attribute__((noinline)) void stress_worker(unsigned seed)
+{
+    void *keep[64] = {0};
+    while (!stress_stop) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned k = (seed >> 8) % 64;
+        size_t n = 1 + (seed >> 12) % 8192;
+        free(keep[k]);
+        switch (seed % 4) {
+        case 0:
+            keep[k] = malloc(n);
+            break;
+        case 1:
+            keep[k] = calloc(1, n);
+            break;
+        case 2:
+            keep[k] = realloc(NULL, n);
+            keep[k] = realloc(keep[k], n * 2);
+            break;
+        default:
+            if (posix_memalign(&keep[k], 64, n) != 0)
+                keep[k] = NULL;
+        }
+        pthread_mutex_t *m = &stress_locks[seed % 4];
+        pthread_mutex_lock(m);
+        sink++;
+        pthread_mutex_unlock(m);
+    }
+    for (int i = 0; i < 64; i++)
+        free(keep[i]);
+}
+
+static void *stress_thread(void *arg)
+{
+    stress_worker((unsigned)(uintptr_t)arg);
+    return NULL;
+}
+
+static void stress_mode(int seconds)
+{
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, stress_thread, (void *)(uintptr_t)i);
+    sleep((unsigned)seconds);
+    stress_stop = 1;
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+}
+
+/* ---- api mode: the start/stop contract, as TAP --------------------------- */
+
+static void on_other_sigprof(int sig)
+{
+}
+
+static void test_defaults(void)
+{
+    struct kiln_exporter_options o;
+    kiln_exporter_options_init(&o);
+    CHECK_STR(o.addr, "127.0.0.1:6060");
+    CHECK_INT(o.cpu_hz, 100);
+    CHECK_INT(o.heap_period, 512 * 1024);
+    CHECK_INT(o.profilers, KILN_EXPORTER_ALL);
+}
+
+static void test_start_stop_twice(void)
+{
+    struct kiln_exporter_options o;
+    kiln_exporter_options_init(&o);
+    o.addr = "127.0.0.1:0";
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT(kiln_exporter_start(&o), KILN_EXPORTER_OK);
+        CHECK(strncmp(kiln_exporter_addr(), "127.0.0.1:", 10) == 0);
+        CHECK_INT(kiln_exporter_start(&o), KILN_EXPORTER_ERR_BUSY);
+        CHECK(strstr(kiln_exporter_last_error(), "already running") != NULL);
+        kiln_exporter_stop();
+        CHECK_STR(kiln_exporter_addr(), "");
+    }
+    kiln_exporter_stop(); /* a no-op */
+}
+
+static void test_bad_options(void)
+{
+    struct kiln_exporter_options o;
+    kiln_exporter_options_init(&o);
+    o.addr = "localhost";
+    CHECK_INT(kiln_exporter_start(&o), KILN_EXPORTER_ERR_INVALID);
+    CHECK(strstr(kiln_exporter_last_error(), "host:port") != NULL);
+    o.addr = "127.0.0.1:0";
+    o.cpu_hz = 5000;
+    CHECK_INT(kiln_exporter_start(&o), KILN_EXPORTER_ERR_INVALID);
+    CHECK(strstr(kiln_exporter_last_error(), "cpu_hz") != NULL);
+}
+
+static void test_port_in_use(void)
+{
+    struct kiln_exporter_options o;
+    kiln_exporter_options_init(&o);
+    o.addr = "127.0.0.1:0";
+    CHECK_INT(kiln_exporter_start(&o), KILN_EXPORTER_OK);
+    char addr[128];
+    snprintf(addr, sizeof(addr), "%s", kiln_exporter_addr());
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child does not inherit the running exporter. */
+        o.addr = addr;
+        int st = kiln_exporter_start(&o);
+        int ok = st == KILN_EXPORTER_ERR_IO &&
+                 strstr(kiln_exporter_last_error(), "in use") != NULL;
+        if (!ok)
+            printf("# child: %d %s\n", st, kiln_exporter_last_error());
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    kiln_exporter_stop();
+}
+
+static void test_sigprof_taken(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGPROF, on_other_sigprof);
+        struct kiln_exporter_options o;
+        kiln_exporter_options_init(&o);
+        o.addr = "127.0.0.1:0";
+        int st = kiln_exporter_start(&o);
+        int ok = st == KILN_EXPORTER_ERR_BUSY &&
+                 strstr(kiln_exporter_last_error(), "SIGPROF") != NULL;
+        /* Without the CPU profiler it starts. */
+        o.profilers = KILN_EXPORTER_HEAP | KILN_EXPORTER_MUTEX;
+        ok = ok && kiln_exporter_start(&o) == KILN_EXPORTER_OK;
+        kiln_exporter_stop();
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void test_handler_stays(void)
+{
+    struct kiln_exporter_options o;
+    kiln_exporter_options_init(&o);
+    o.addr = "127.0.0.1:0";
+    CHECK_INT(kiln_exporter_start(&o), KILN_EXPORTER_OK);
+    kiln_exporter_stop();
+    struct sigaction sa;
+    sigaction(SIGPROF, NULL, &sa);
+    CHECK(sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+    raise(SIGPROF); /* a late signal is harmless */
+    CHECK(1);
+}
+
+static int api_mode(void)
+{
+    RUN(test_defaults);
+    RUN(test_start_stop_twice);
+    RUN(test_bad_options);
+    RUN(test_port_in_use);
+    RUN(test_sigprof_taken);
+    RUN(test_handler_stays);
+    return unit_done();
+}
+
+int main(int argc, char **argv)
+{
+    struct kiln_exporter_options o;
+    kiln_exporter_options_init(&o);
+    o.addr = "127.0.0.1:0";
+    int seconds = 600;
+    int i = 1;
+    for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+        long v = strtol(argv[i + 1], NULL, 10);
+        if (strcmp(argv[i], "--hz") == 0)
+            o.cpu_hz = (int)v;
+        else if (strcmp(argv[i], "--heap-period") == 0)
+            o.heap_period = (size_t)v;
+        else if (strcmp(argv[i], "--mutex-rate") == 0)
+            o.mutex_rate = (unsigned)v;
+        else if (strcmp(argv[i], "--seconds") == 0)
+            seconds = (int)v;
+    }
+    if (i < argc && strcmp(argv[i], "api") == 0)
+        return api_mode();
+    if (i + 2 > argc) {
+        fprintf(stderr, "usage: hotspots [options] DIR MODE [N]\n");
+        return 2;
+    }
+    dir = argv[i];
+    const char *mode = argv[i + 1];
+    if (kiln_exporter_start(&o) != KILN_EXPORTER_OK) {
+        fprintf(stderr, "hotspots: %s\n", kiln_exporter_last_error());
+        return 1;
+    }
+    char text[160];
+    snprintf(text, sizeof(text), "%s\n", kiln_exporter_addr());
+    write_file("addr", text);
+    write_file("heap_interposed",
+               kiln_exporter_heap_interposed() ? "1\n" : "0\n");
+    pthread_t t;
+    if (strcmp(mode, "cpu") == 0) {
+        for (int k = 0; k < 2; k++)
+            pthread_create(&t, NULL, cpu_worker, NULL);
+    } else if (strcmp(mode, "spin") == 0) {
+        int n = i + 2 < argc ? atoi(argv[i + 2]) : 4;
+        for (int k = 0; k < n; k++)
+            pthread_create(&t, NULL, spin_worker, NULL);
+    } else if (strcmp(mode, "heap") == 0) {
+        heap_mode();
+    } else if (strcmp(mode, "mutex") == 0) {
+        mutex_mode();
+    } else if (strcmp(mode, "stress") == 0) {
+        stress_mode(seconds);
+        write_file("done", "1\n");
+        kiln_exporter_stop();
+        return 0;
+    } else if (strcmp(mode, "idle") != 0) {
+        fprintf(stderr, "hotspots: unknown mode %s\n", mode);
+        return 2;
+    }
+    write_file("done", "1\n");
+    struct timespec ts = {seconds, 0};
+    nanosleep(&ts, NULL);
+    kiln_exporter_stop();
+    return 0;
+}
