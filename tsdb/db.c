@@ -473,8 +473,13 @@ enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
     pthread_rwlock_init(&db->lock, NULL);
     db->head = tsdb_head_new();
     char path[4096];
-    enum kb_status st = make_dir(dir, err);
-    if (st)
+    struct stat sb;
+    enum kb_status st = KB_OK;
+    if (db->opts.read_only && stat(dir, &sb) != 0) {
+        st = kb_errf(err, KB_ERR_IO, "%s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    if ((st = make_dir(dir, err)))
         goto fail;
     snprintf(path, sizeof(path), "%s/lock", dir);
     db->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -482,7 +487,8 @@ enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
         st = kb_errf(err, KB_ERR_IO, "%s: %s", path, strerror(errno));
         goto fail;
     }
-    if (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(db->lock_fd,
+              (db->opts.read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
         st = kb_errf(err, KB_ERR_IO,
                      "%s: database is in use by another process", dir);
         goto fail;
@@ -495,7 +501,7 @@ enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
         goto fail;
     }
     mark_logged(db);
-    if ((st = tsdb_wal_open(path, NULL, &db->wal, err)))
+    if (!db->opts.read_only && (st = tsdb_wal_open(path, NULL, &db->wal, err)))
         goto fail;
     log_msgf(LOG_LEVEL_INFO, "tsdb",
              "opened %s: replayed %llu wal records, %zu series, %llu "
@@ -714,6 +720,11 @@ enum kb_status tsdb_appender_commit(struct tsdb_appender *a, struct kb_err *err)
     encode_series(db, &rec);
     encode_data(a, &rec);
     enum kb_status st = KB_OK;
+    if (db->wal == NULL) {
+        st = kb_errf(err, KB_ERR_USAGE, "%s: database opened read-only",
+                     db->dir);
+        goto done;
+    }
     if (rec.len >= TSDB_WAL_MAX_RECORD - 1) {
         st = kb_errf(err, KB_ERR_LIMIT,
                      "batch is larger than a WAL record (%u bytes): commit "

@@ -46,6 +46,9 @@ struct tsdb_options {
     size_t max_stack_depth;      /* locations per stack (1024) */
     int64_t out_of_order_window; /* ms a profile may be older than its
                                     series' newest one (0) */
+    bool read_only;              /* replay only: share the lock with other
+                                    readers, open no WAL segment, refuse
+                                    commits (kilnctl tsdb list/stats/dump) */
 };
 
 void tsdb_options_default(struct tsdb_options *o);
