@@ -5,4 +5,4 @@ EXTRA_DIST += bench/pprof_merge
 .PHONY: bench
 bench: all
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
-	GO='$(GO)' $(SHELL) $(top_srcdir)/bench/pprof_merge
+	GO='$(GO)' bash $(top_srcdir)/bench/pprof_merge
