@@ -34,7 +34,8 @@ struct arena {
 };
 
 #define CHUNK_HDR                                                              \
-    ((sizeof(struct arena_chunk) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1))
+    ((sizeof(struct arena_chunk) + ARENA_ALIGN - 1) &                          \
+     ~(size_t)(ARENA_ALIGN - 1))
 
 static struct arena_chunk *chunk_new(size_t size)
 {

@@ -146,8 +146,8 @@ uint64_t *hmap_put(struct hmap *m, const void *key, size_t klen, bool *found)
         *found = false;
     if (m->count >= UINT32_MAX - 1)
         abort(); /* 4 billion keys: far beyond every limit Kiln sets */
-    m->entries = kb_grow(m->entries, &m->cap, m->count + 1,
-                         sizeof(*m->entries));
+    m->entries =
+        kb_grow(m->entries, &m->cap, m->count + 1, sizeof(*m->entries));
     struct hmap_entry *en = &m->entries[m->count];
     en->hash = h;
     en->key = (const uint8_t *)arena_strndup(m->keys, key, klen);

@@ -9,14 +9,14 @@
  * `if (st != KB_OK) goto fail;` and `if (st) goto fail;` read the same. */
 enum kb_status {
     KB_OK = 0,
-    KB_ERR_INVALID,     /* malformed outside input: a parse or validation error */
-    KB_ERR_LIMIT,       /* input larger or deeper than a configured limit */
-    KB_ERR_IO,          /* a system call on a file or socket failed */
-    KB_ERR_NOT_FOUND,   /* the named thing does not exist */
-    KB_ERR_MISMATCH,    /* inputs that cannot be combined (e.g. sample types) */
+    KB_ERR_INVALID,   /* malformed outside input: a parse or validation error */
+    KB_ERR_LIMIT,     /* input larger or deeper than a configured limit */
+    KB_ERR_IO,        /* a system call on a file or socket failed */
+    KB_ERR_NOT_FOUND, /* the named thing does not exist */
+    KB_ERR_MISMATCH,  /* inputs that cannot be combined (e.g. sample types) */
     KB_ERR_UNSUPPORTED, /* valid input that Kiln does not handle */
-    KB_ERR_USAGE,       /* the caller (a user on a command line) misused an API */
-    KB_ERR_INTERNAL,    /* a broken invariant: a bug in Kiln */
+    KB_ERR_USAGE,    /* the caller (a user on a command line) misused an API */
+    KB_ERR_INTERNAL, /* a broken invariant: a bug in Kiln */
 };
 
 /* The short, stable name of a status ("invalid input", "limit exceeded"). */
