@@ -37,9 +37,11 @@
  *    segment is truncated at its last good record and synced (a segment whose
  *    header is bad has no good record and is set aside whole), every later
  *    segment is renamed to NNNNNNNN.corrupt (.corrupt.1, ... if taken) as
- *    evidence, the directory is synced and one warning line is logged. A
- *    read error is returned, never repaired: it may be transient, and
- *    cutting on it would throw good records away.
+ *    evidence, the directory is synced and one warning line is logged
+ *    (base/log.h, component=wal). A read error is returned, never repaired:
+ *    it may be transient, and cutting on it would throw good records away.
+ *    tsdb_wal_replay_readonly reads the same prefix and logs the damage but
+ *    changes nothing, for inspection under a shared lock.
  *
  * Invariants.
  *  - Segment files hold whole records, except that the last one may end in a
@@ -52,12 +54,13 @@
  *  - w->seg_bytes is what has been written to the current segment (header
  *    included); w->pending holds whole records only.
  *
- * Ownership. A tsdb_wal owns its directory descriptor, its segment
- * descriptor and its buffer; append copies `data`. Replay hands `fn` a
- * pointer into its read window, valid only during the call. One process
- * writes a directory at a time (the database's lock ensures it; the WAL does
- * not lock), and replay runs before open: open never reads the segments, so
- * records appended after unreplayed damage would be set aside with it.
+ * Ownership. A tsdb_wal owns its directory descriptor, its segment descriptor
+ * and its buffer; append copies `data`. It is not thread-safe: its one writer
+ * (the head's appender) calls it under the writer's lock. Replay hands `fn` a
+ * pointer into its read window, valid only during the call. One process writes
+ * a directory at a time (the database's lock ensures it; the WAL does not
+ * lock), and replay runs before open: open never reads the segments, so records
+ * appended after unreplayed damage would be set aside with it.
  */
 #include "tsdb/wal.h"
 
@@ -76,6 +79,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/log.h"
 
 #define SEG_MAGIC "KILNWAL1"
 #define SEG_VERSION 1u
@@ -703,33 +707,23 @@ done:
     return st;
 }
 
-/* Append `s` to `out` as a logfmt value (quoted, with \" and \\). */
-static void logfmt_quote(struct buf *out, const char *s)
+/* The one line a damaged log gets (base/log.h, component "wal"). */
+static void log_damage(const char *dir, uint32_t seg, const struct damage *d,
+                       uint64_t cut, size_t aside, bool read_only)
 {
-    buf_putc(out, '"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            buf_putc(out, '\\');
-        buf_putc(out, (char)(*s == '\n' ? ' ' : *s));
-    }
-    buf_putc(out, '"');
-}
-
-static void log_repair(const char *dir, uint32_t seg, const struct damage *d,
-                       uint64_t cut, size_t aside)
-{
-    struct buf line;
-    buf_init(&line, BUF_NO_LIMIT);
-    buf_puts(&line, "level=warn component=wal msg=\"cut the log at damage\""
-                    " dir=");
-    logfmt_quote(&line, dir);
-    buf_printf(&line, " segment=%08" PRIu32 " offset=%" PRIu64 " reason=", seg,
-               d->offset);
-    logfmt_quote(&line, d->reason);
-    buf_printf(&line, " bytes_cut=%" PRIu64 " segments_set_aside=%zu\n", cut,
-               aside);
-    fputs(buf_cstr(&line), stderr);
-    buf_free(&line);
+    char name[SEG_NAME_LEN + 1], off[24], bytes[24], nseg[24];
+    seg_name(name, seg);
+    snprintf(off, sizeof(off), "%" PRIu64, d->offset);
+    snprintf(bytes, sizeof(bytes), "%" PRIu64, cut);
+    snprintf(nseg, sizeof(nseg), "%zu", aside);
+    if (read_only)
+        log_warn("wal", "log ends at damage (read-only: nothing cut)", "dir",
+                 dir, "segment", name, "offset", off, "reason", d->reason,
+                 "bytes_after", bytes, "segments_after", nseg, NULL);
+    else
+        log_warn("wal", "cut the log at damage", "dir", dir, "segment", name,
+                 "offset", off, "reason", d->reason, "bytes_cut", bytes,
+                 "segments_set_aside", nseg, NULL);
 }
 
 /* Rename segment `num` to NNNNNNNN.corrupt, or .corrupt.1 and so on if that
@@ -753,6 +747,25 @@ static enum kb_status set_aside(int dirfd, const char *dir, uint32_t num,
     return KB_OK;
 }
 
+/* The bytes from `d` to the end of the log: the tail of the damaged segment
+ * and every later segment. */
+static uint64_t bytes_after(int dirfd, const uint32_t *nums, size_t n,
+                            const struct damage *d)
+{
+    uint64_t total = 0;
+    for (size_t j = d->index; j < n; j++) {
+        char name[SEG_NAME_LEN + 1];
+        seg_name(name, nums[j]);
+        struct stat sb;
+        if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        uint64_t size = (uint64_t)sb.st_size;
+        uint64_t keep = j == d->index ? d->offset : 0;
+        total += size > keep ? size - keep : 0;
+    }
+    return total;
+}
+
 /* Cut the log at `d`: truncate the damaged segment, set aside the later
  * ones, sync, log. */
 static enum kb_status repair(int dirfd, const char *dir, const uint32_t *nums,
@@ -761,15 +774,13 @@ static enum kb_status repair(int dirfd, const char *dir, const uint32_t *nums,
                              struct kb_err *err)
 {
     enum kb_status st;
-    uint64_t cut = 0;
+    uint64_t cut = bytes_after(dirfd, nums, n, d);
     size_t first_aside = d->index;
     if (d->offset > 0) {
         char name[SEG_NAME_LEN + 1];
         seg_name(name, nums[d->index]);
-        struct stat sb;
         int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 || fstat(fd, &sb) != 0 ||
-            ftruncate(fd, (off_t)d->offset) != 0 || fsync(fd) != 0) {
+        if (fd < 0 || ftruncate(fd, (off_t)d->offset) != 0 || fsync(fd) != 0) {
             st = kb_errf(err, KB_ERR_IO, "wal %s: truncate %s: %s", dir, name,
                          strerror(errno));
             if (fd >= 0)
@@ -777,30 +788,25 @@ static enum kb_status repair(int dirfd, const char *dir, const uint32_t *nums,
             return st;
         }
         close(fd);
-        if ((uint64_t)sb.st_size > d->offset)
-            cut += (uint64_t)sb.st_size - d->offset;
         first_aside++;
     }
-    for (size_t j = first_aside; j < n; j++) {
-        char name[SEG_NAME_LEN + 1];
-        seg_name(name, nums[j]);
-        struct stat sb;
-        if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
-            cut += (uint64_t)sb.st_size;
+    for (size_t j = first_aside; j < n; j++)
         if ((st = set_aside(dirfd, dir, nums[j], err)) != KB_OK)
             return st;
-    }
     if ((st = sync_dir(dirfd, dir, err)) != KB_OK)
         return st;
     stats->bytes_cut = cut;
     stats->repaired = 1;
-    log_repair(dir, nums[d->index], d, cut, n - first_aside);
+    stats->damaged = 1;
+    log_damage(dir, nums[d->index], d, cut, n - first_aside, false);
     return KB_OK;
 }
 
-enum kb_status tsdb_wal_replay(const char *dir, tsdb_wal_record_fn fn,
-                               void *ctx, struct tsdb_wal_replay_stats *stats,
-                               struct kb_err *err)
+/* tsdb_wal_replay and tsdb_wal_replay_readonly. */
+static enum kb_status replay_dir(const char *dir, tsdb_wal_record_fn fn,
+                                 void *ctx, bool read_only,
+                                 struct tsdb_wal_replay_stats *stats,
+                                 struct kb_err *err)
 {
     struct tsdb_wal_replay_stats unused;
     if (stats == NULL)
@@ -830,11 +836,31 @@ enum kb_status tsdb_wal_replay(const char *dir, tsdb_wal_record_fn fn,
         if (st != KB_OK)
             goto done;
     }
-    if (d.found)
+    if (d.found && !read_only) {
         st = repair(dirfd, dir, nums, n, &d, stats, err);
+    } else if (d.found) {
+        stats->damaged = 1;
+        log_damage(dir, nums[d.index], &d, bytes_after(dirfd, nums, n, &d),
+                   n - d.index - (d.offset > 0), true);
+    }
 done:
     free(r.data);
     free(nums);
     close(dirfd);
     return st;
+}
+
+enum kb_status tsdb_wal_replay(const char *dir, tsdb_wal_record_fn fn,
+                               void *ctx, struct tsdb_wal_replay_stats *stats,
+                               struct kb_err *err)
+{
+    return replay_dir(dir, fn, ctx, false, stats, err);
+}
+
+enum kb_status tsdb_wal_replay_readonly(const char *dir, tsdb_wal_record_fn fn,
+                                        void *ctx,
+                                        struct tsdb_wal_replay_stats *stats,
+                                        struct kb_err *err)
+{
+    return replay_dir(dir, fn, ctx, true, stats, err);
 }

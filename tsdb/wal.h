@@ -78,6 +78,8 @@ struct tsdb_wal_replay_stats {
     uint64_t segments;
     uint64_t bytes_cut; /* bytes of torn or corrupt tail removed */
     int repaired;       /* 1 if a damaged tail was cut */
+    int damaged;        /* 1 if the log ended at damage (cut or, read-only,
+                           left as it is) */
 };
 
 /* Read every record of every segment in `dir` (which may not exist: then
@@ -92,5 +94,14 @@ struct tsdb_wal_replay_stats {
 enum kb_status tsdb_wal_replay(const char *dir, tsdb_wal_record_fn fn,
                                void *ctx, struct tsdb_wal_replay_stats *stats,
                                struct kb_err *err);
+
+/* tsdb_wal_replay for inspection (a read-only database open, kilnctl): the
+ * same records, ending at the same damage, but the directory is never
+ * changed. Damage sets stats->damaged (not repaired; bytes_cut stays 0) and
+ * is logged. Safe to run while other read-only readers run. */
+enum kb_status tsdb_wal_replay_readonly(const char *dir, tsdb_wal_record_fn fn,
+                                        void *ctx,
+                                        struct tsdb_wal_replay_stats *stats,
+                                        struct kb_err *err);
 
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/log.h"
 #include "tests/unit/unit.h"
 
 #define SEG_HDR 16
@@ -304,33 +305,32 @@ static void snap_free(struct snap *s)
         free(s->data[i]);
 }
 
-/* Replay's warning line goes to stderr; tests that expect it capture it. */
-static int saved_stderr = -1;
-static char capture_path[4200];
+/* Replay logs a warning line (base/log.h); tests that expect it capture
+ * it. */
+static FILE *capture;
 
-static void capture_begin(const char *dir)
+static void capture_begin(void)
 {
-    fflush(stderr);
-    snprintf(capture_path, sizeof(capture_path), "%s.stderr", dir);
-    int fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    saved_stderr = dup(2);
-    dup2(fd, 2);
-    close(fd);
+    capture = tmpfile();
+    CHECK(capture != NULL);
+    log_set_output(capture);
 }
 
 /* The captured text (free it). */
 static char *capture_end(void)
 {
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    size_t len;
-    uint8_t *p = read_all(capture_path, &len);
-    unlink(capture_path);
-    if (p == NULL)
+    log_set_output(NULL);
+    if (capture == NULL)
         return kb_strdup("");
-    p[len] = '\0';
-    return (char *)p;
+    fflush(capture);
+    long n = ftell(capture);
+    char *p = kb_malloc(n > 0 ? (size_t)n + 1 : 1);
+    rewind(capture);
+    size_t k = n > 0 ? fread(p, 1, (size_t)n, capture) : 0;
+    p[k] = '\0';
+    fclose(capture);
+    capture = NULL;
+    return p;
 }
 
 static int count_lines(const char *text, const char *needle)
@@ -499,7 +499,7 @@ static void test_torn_tail_every_offset(void)
     CHECK_INT(len - last, REC_HDR + rec_len(5));
     struct coll c = {0};
     int bad = 0;
-    capture_begin(dir);
+    capture_begin();
     for (size_t cut = last; cut < len; cut++) {
         write_all_file(seg_path(dir, 1), orig, cut);
         struct tsdb_wal_replay_stats stats;
@@ -594,7 +594,7 @@ static void test_bit_flips(void)
         {target + REC_HDR + plen / 2, 4}, /* payload, middle */
         {target + REC_HDR + plen - 1, 7}, /* payload, last byte */
     };
-    capture_begin(dir);
+    capture_begin();
     for (size_t k = 0; k < sizeof(flips) / sizeof(flips[0]); k++) {
         snap_restore(&snap, dir);
         flip_replay(dir, 2, flips[k].at, flips[k].bit, before);
@@ -639,7 +639,7 @@ static void test_oversized_length(void)
 {
     char *dir = tmpdir();
     uint32_t bad_lens[] = {TSDB_WAL_MAX_RECORD + 1, UINT32_MAX};
-    capture_begin(dir);
+    capture_begin();
     for (int k = 0; k < 2; k++) {
         write_recs(dir, 0, 0, 3, 1);
         size_t len, offs[4];
@@ -749,7 +749,7 @@ static void test_segment_gap(void)
     CHECK_INT(unlink(seg_path(dir, 2)), 0);
     struct coll c = {0};
     struct tsdb_wal_replay_stats stats;
-    capture_begin(dir);
+    capture_begin();
     CHECK_INT(replay_into(dir, &c, &stats), KB_OK);
     char *log = capture_end();
     CHECK(coll_is(&c, 0, n1));
@@ -781,7 +781,7 @@ static void test_reopen_after_repair(void)
     free(p);
     struct coll c = {0};
     struct tsdb_wal_replay_stats stats;
-    capture_begin(dir);
+    capture_begin();
     CHECK_INT(replay_into(dir, &c, &stats), KB_OK);
     CHECK(coll_is(&c, 0, 19));
     CHECK_INT(stats.repaired, 1);
@@ -816,6 +816,64 @@ static void test_reopen_after_repair(void)
     CHECK(exists(path_in(dir, "00000002.corrupt.1")));
     CHECK(exists(path_in(dir, "00000003.corrupt")));
     CHECK(exists(path_in(dir, "00000003.corrupt.1")));
+    coll_free(&c);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* Read-only replay: the same records, the damage reported, nothing
+ * changed; then a normal replay repairs. */
+static void test_replay_readonly(void)
+{
+    char *dir = tmpdir();
+    write_recs(dir, 2048, 0, 30, 4);
+    CHECK(exists(seg_path(dir, 3)));
+    size_t len, offs[64];
+    uint8_t *p = read_all(seg_path(dir, 2), &len);
+    size_t n2 = rec_offsets(p, len, offs, 64);
+    CHECK(n2 >= 2);
+    p[offs[1] + REC_HDR] ^= 1; /* second record of segment 2 */
+    write_all_file(seg_path(dir, 2), p, len);
+    free(p);
+    p = read_all(seg_path(dir, 1), &len);
+    size_t n1 = rec_offsets(p, len, offs, 64);
+    free(p);
+    struct snap before, after;
+    snap_take(&before, dir);
+    struct coll c = {0};
+    struct kb_err err;
+    struct tsdb_wal_replay_stats stats;
+    capture_begin();
+    CHECK_INT(tsdb_wal_replay_readonly(dir, coll_fn, &c, &stats, &err), KB_OK);
+    char *log = capture_end();
+    CHECK(coll_is(&c, 0, n1 + 1));
+    CHECK_INT(stats.damaged, 1);
+    CHECK_INT(stats.repaired, 0);
+    CHECK_INT(stats.bytes_cut, 0);
+    CHECK(strstr(log, "read-only") != NULL);
+    CHECK(strstr(log, "segment=00000002") != NULL);
+    free(log);
+    snap_take(&after, dir);
+    CHECK_INT(after.n, before.n);
+    for (int i = 0; i < before.n && i < after.n; i++) {
+        int j = 0;
+        while (j < after.n && strcmp(after.names[j], before.names[i]))
+            j++;
+        CHECK(j < after.n && after.len[j] == before.len[i] &&
+              memcmp(after.data[j], before.data[i], before.len[i]) == 0);
+    }
+    snap_free(&after);
+    snap_free(&before);
+    capture_begin();
+    CHECK_INT(replay_into(dir, &c, &stats), KB_OK);
+    free(capture_end());
+    CHECK(coll_is(&c, 0, n1 + 1));
+    CHECK_INT(stats.damaged, 1);
+    CHECK_INT(stats.repaired, 1);
+    coll_free(&c);
+    CHECK_INT(tsdb_wal_replay_readonly(dir, coll_fn, &c, &stats, &err), KB_OK);
+    CHECK(coll_is(&c, 0, n1 + 1));
+    CHECK_INT(stats.damaged, 0);
     coll_free(&c);
     rm_rf(dir);
     free(dir);
@@ -884,7 +942,7 @@ static void test_write_failure_is_sticky(void)
     CHECK_INT(file_size(seg_path(dir, 1)), size + 100);
     struct coll c = {0};
     struct tsdb_wal_replay_stats stats;
-    capture_begin(dir);
+    capture_begin();
     CHECK_INT(replay_into(dir, &c, &stats), KB_OK);
     free(capture_end());
     CHECK(coll_is(&c, 0, 4));
@@ -994,7 +1052,7 @@ static void test_crash_kill9(void)
     struct crash_check cc = {.want = kb_malloc(200000)};
     uint64_t rnd = 0x2545F4914F6CDD1Dull ^ (uint64_t)time(NULL);
     int repaired = 0, reported = 0;
-    capture_begin(dir);
+    capture_begin();
     for (int iter = 0; iter < 10; iter++) {
         int fds[2];
         CHECK_INT(pipe(fds), 0);
@@ -1057,6 +1115,7 @@ int main(void)
     RUN(test_cut_and_truncate);
     RUN(test_segment_gap);
     RUN(test_reopen_after_repair);
+    RUN(test_replay_readonly);
     RUN(test_callback_error);
     RUN(test_write_failure_is_sticky);
     RUN(test_crash_kill9);
