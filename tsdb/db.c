@@ -496,10 +496,11 @@ enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
     snprintf(path, sizeof(path), "%s/wal", dir);
     struct replay r = {.db = db};
     struct tsdb_wal_replay_stats rs = {0};
-    if ((st = tsdb_wal_replay(path, replay_record, &r, &rs, err))) {
-        kb_err_prefix(err, "%s", path);
+    st = db->opts.read_only
+             ? tsdb_wal_replay_readonly(path, replay_record, &r, &rs, err)
+             : tsdb_wal_replay(path, replay_record, &r, &rs, err);
+    if (st)
         goto fail;
-    }
     mark_logged(db);
     if (!db->opts.read_only && (st = tsdb_wal_open(path, NULL, &db->wal, err)))
         goto fail;

@@ -18,3 +18,7 @@ KILN_TSDB_LIBS = tsdb/libkilntsdb.a $(KILN_PPROF_LIBS) -lpthread
 check_PROGRAMS += tests/unit/test_tsdb
 tests_unit_test_tsdb_LDADD = $(KILN_TSDB_LIBS)
 TESTS += tests/unit/test_tsdb
+
+check_PROGRAMS += tests/unit/test_tsdb_wal
+tests_unit_test_tsdb_wal_LDADD = $(KILN_TSDB_LIBS)
+TESTS += tests/unit/test_tsdb_wal
