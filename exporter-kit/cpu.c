@@ -68,7 +68,7 @@ static size_t ring_tail; /* drain thread only */
 static atomic_long ring_lost;
 static atomic_int sampling; /* handler records only while 1 */
 static atomic_int handler_installed;
-static pid_t my_pid;
+static atomic_int my_pid;
 
 /* /threads snapshot slot. snap_tid: the thread asked to write (0 = none,
  * -1 = claimed by the handler). */
@@ -168,7 +168,8 @@ static void record_sample(void *uc)
 static void on_sigprof(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
-    if (si != NULL && si->si_code == SI_TKILL && si->si_pid == my_pid) {
+    if (si != NULL && si->si_code == SI_TKILL &&
+        si->si_pid == atomic_load_explicit(&my_pid, memory_order_relaxed)) {
         int me = kx_gettid();
         int expect = me;
         if (atomic_compare_exchange_strong(&snap_tid, &expect, -1)) {
@@ -386,7 +387,7 @@ enum kb_status kx_cpu_start(int hz, struct kb_err *err)
     enum kb_status st = install_handler(err);
     if (st != KB_OK)
         return st;
-    my_pid = getpid();
+    atomic_store(&my_pid, getpid());
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -531,7 +532,7 @@ static bool snapshot(int tid, uintptr_t *pcs, unsigned *depth)
 {
     atomic_store(&snap_done, 0);
     atomic_store(&snap_tid, tid);
-    if (syscall(SYS_tgkill, my_pid, tid, SIGPROF) != 0) {
+    if (syscall(SYS_tgkill, atomic_load(&my_pid), tid, SIGPROF) != 0) {
         atomic_store(&snap_tid, 0);
         return false;
     }
@@ -579,7 +580,7 @@ enum kb_status kx_threads_profile(struct pprof_profile **out,
     p->time_nanos = kx_wall_ns();
     bool can = atomic_load(&handler_installed) != 0;
     if (can) {
-        my_pid = getpid();
+        atomic_store(&my_pid, getpid());
         pthread_mutex_lock(&snap_mu);
     }
     for (size_t i = 0; i < n; i++) {

@@ -55,3 +55,10 @@ tests_exporter_hotspots_CFLAGS = $(KILN_CFLAGS) -fno-omit-frame-pointer \
 	-Wno-missing-prototypes
 tests_exporter_hotspots_LDADD = exporter-kit/libkiln-exporter.la -lpthread
 tests_exporter_hotspots_LDFLAGS = -no-install
+EXTRA_DIST += tests/exporter/lib.sh tests/exporter/build.sh
+TESTS += tests/exporter/api.sh tests/exporter/endpoints.sh \
+	tests/exporter/cpu.sh tests/exporter/heap.sh tests/exporter/mutex.sh \
+	tests/exporter/preload.sh tests/exporter/stress.sh
+EXTRA_DIST += tests/exporter/api.sh tests/exporter/endpoints.sh \
+	tests/exporter/cpu.sh tests/exporter/heap.sh tests/exporter/mutex.sh \
+	tests/exporter/preload.sh tests/exporter/stress.sh

@@ -123,6 +123,11 @@ static bool read_syms(const void *map, size_t len, uint32_t type,
             if (memchr(name, '\0', strsh->sh_size - syms[k].st_name) == NULL ||
                 name[0] == '\0')
                 continue;
+            /* "clock_nanosleep@@GLIBC_2.17" -> "clock_nanosleep" (the
+             * copy lives as long as the cache, i.e. the process). */
+            const char *at = strchr(name, '@');
+            if (at != NULL && at != name)
+                name = kb_strndup(name, (size_t)(at - name));
             out = kb_grow(out, &cap, used + 1, sizeof(*out));
             out[used].value = syms[k].st_value;
             out[used].size = syms[k].st_size;

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@
 #include "tests/unit/unit.h"
 
 static const char *dir;
-static volatile unsigned long long sink;
+static _Atomic unsigned long long sink;
 
 static void write_file(const char *name, const char *text)
 {
@@ -127,7 +128,7 @@ static void heap_mode(void)
 }
 
 static pthread_mutex_t contended_lock = PTHREAD_MUTEX_INITIALIZER;
-static volatile int mutex_stop;
+static atomic_int mutex_stop;
 
 __attribute__((noinline)) void contended_worker(void)
 {
@@ -166,7 +167,9 @@ static void mutex_mode(void)
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, contended_thread, NULL);
     pthread_create(&t[4], NULL, uncontended_thread, NULL);
-    sleep(3);
+    struct timespec ts = {3, 0};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
     mutex_stop = 1;
     for (int i = 0; i < 5; i++)
         pthread_join(t[i], NULL);
@@ -175,7 +178,7 @@ static void mutex_mode(void)
 static pthread_mutex_t stress_locks[4] = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
-static volatile int stress_stop;
+static atomic_int stress_stop;
 
 __attribute__((noinline)) void stress_worker(unsigned seed)
 {
@@ -220,7 +223,9 @@ static void stress_mode(int seconds)
     pthread_t t[8];
     for (int i = 0; i < 8; i++)
         pthread_create(&t[i], NULL, stress_thread, (void *)(uintptr_t)i);
-    sleep((unsigned)seconds);
+    struct timespec ts = {seconds, 0};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
     stress_stop = 1;
     for (int i = 0; i < 8; i++)
         pthread_join(t[i], NULL);
@@ -400,8 +405,11 @@ int main(int argc, char **argv)
         return 2;
     }
     write_file("done", "1\n");
+    /* SIGPROF (timers, /threads) interrupts nanosleep even with SA_RESTART:
+     * sleep again for what is left. */
     struct timespec ts = {seconds, 0};
-    nanosleep(&ts, NULL);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
     kiln_exporter_stop();
     return 0;
 }
