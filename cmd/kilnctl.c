@@ -17,9 +17,6 @@
  *    file): "kilnctl CMD: what is wrong", then a line pointing at --help.
  * --help anywhere prints that command's usage on stdout and exits 0.
  *
- * JSON output is written with kilnctl_json_str and buf_printf until the
- * shared streaming writer (base/jsonw) lands; then the families switch to it.
- *
  * Ownership: nothing here keeps state between calls except getopt's globals,
  * which kilnctl_getopt_reset resets.
  */
@@ -79,18 +76,24 @@ int kilnctl_dispatch(const char *path, const char *intro_text,
     return kilnctl_usage_error(path, "unknown command '%s'", name);
 }
 
-int kilnctl_fail(const char *fmt, ...)
+/* Format a message for stderr. Messages quote outside input (file names,
+ * profile strings, arguments): control characters become '?' so that each
+ * message stays on one line. */
+static void format_clean(char *msg, size_t size, const char *fmt, va_list ap)
 {
-    /* Messages quote outside input (file names, profile strings): control
-     * characters become '?' so that the reason stays on one line. */
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
+    vsnprintf(msg, size, fmt, ap);
     for (char *c = msg; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f)
             *c = '?';
+}
+
+int kilnctl_fail(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    format_clean(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     fflush(stdout);
     fprintf(stderr, "kilnctl: %s\n", msg);
     return KILNCTL_EXIT_FAIL;
@@ -98,13 +101,13 @@ int kilnctl_fail(const char *fmt, ...)
 
 int kilnctl_usage_error(const char *path, const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "%s: ", path);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    format_clean(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nRun '%s --help' for usage.\n", path);
+    fflush(stdout);
+    fprintf(stderr, "%s: %s\nRun '%s --help' for usage.\n", path, msg, path);
     return KILNCTL_EXIT_USAGE;
 }
 
@@ -167,73 +170,4 @@ int kilnctl_write_stdout(struct buf *b)
         fflush(stdout) != 0)
         return kilnctl_fail("writing output: %s", strerror(errno));
     return KILNCTL_EXIT_OK;
-}
-
-/* The length of the well-formed UTF-8 sequence at s[0..n), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp, min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, cp = c & 0x1f, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, cp = c & 0x0f, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-void kilnctl_json_str(struct buf *b, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-    buf_putc(b, '"');
-    for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            buf_putc(b, '\\');
-            buf_putc(b, (char)c);
-            i++;
-        } else if (c == '\n') {
-            buf_puts(b, "\\n");
-            i++;
-        } else if (c == '\t') {
-            buf_puts(b, "\\t");
-            i++;
-        } else if (c == '\r') {
-            buf_puts(b, "\\r");
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            buf_printf(b, "\\u%04x", c);
-            i++;
-        } else if (c < 0x80) {
-            buf_putc(b, (char)c);
-            i++;
-        } else {
-            size_t len = utf8_len(p + i, n - i);
-            if (len == 0) {
-                buf_puts(b, "\\ufffd");
-                i++;
-            } else {
-                buf_append(b, p + i, len);
-                i += len;
-            }
-        }
-    }
-    buf_putc(b, '"');
 }

@@ -73,10 +73,6 @@ bool kilnctl_parse_format(const char *s, enum kilnctl_format *out);
  * KILNCTL_EXIT_FAIL, else KILNCTL_EXIT_OK. */
 int kilnctl_write_stdout(struct buf *b);
 
-/* Append `s` as a JSON string (quoted, escaped; bytes that are not UTF-8
- * become U+FFFD). */
-void kilnctl_json_str(struct buf *b, const char *s);
-
 /* ---- Command families ---------------------------------------------------- */
 
 /* kilnctl pprof ... (cmd/kilnctl_pprof.c) */

@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "base/hmap.h"
+#include "base/jsonw.h"
 #include "pprof/profile.h"
 #include "pprof/top.h"
 #include "pprof/units.h"
@@ -118,11 +119,25 @@ static void put_base_name(struct buf *b, const char *path)
         buf_append(b, path + start, len - start);
 }
 
-/* A JSON number for value / total in percent (0 when total is 0). */
-static void put_json_pct(struct buf *b, int64_t value, int64_t total)
+/* value / total in percent, to 4 significant digits (0 when total is 0),
+ * for JSON: 73.76, 0.1234. */
+static double json_pct(int64_t value, int64_t total)
 {
-    double pct = total == 0 ? 0 : 100.0 * (double)value / (double)total;
-    buf_printf(b, "%.4g", pct);
+    if (total == 0)
+        return 0;
+    char tmp[32];
+    snprintf(tmp, sizeof(tmp), "%.4g", 100.0 * (double)value / (double)total);
+    return strtod(tmp, NULL);
+}
+
+/* Finish the JSON value in `out` with a newline and print it. */
+static int write_json(struct jsonw *w, struct buf *out)
+{
+    struct kb_err err = {0};
+    if (jsonw_finish(w, &err) != KB_OK)
+        return kilnctl_fail("writing JSON: %s", err.msg);
+    buf_putc(out, '\n');
+    return kilnctl_write_stdout(out);
 }
 
 /* Seconds and nanoseconds of an epoch time in ns, the seconds floored. */
@@ -273,30 +288,40 @@ static void put_top_text(struct buf *o, const struct pprof_profile *p,
     }
 }
 
-static void put_top_json(struct buf *o, const struct pprof_profile *p,
+static void put_top_json(struct jsonw *w, const struct pprof_profile *p,
                          const struct pprof_top *t)
 {
     const struct pprof_value_type *vt = &p->sample_types[t->sample_type];
-    buf_puts(o, "{\"sample_type\":");
-    kilnctl_json_str(o, pprof_str(p, vt->type));
-    buf_puts(o, ",\"unit\":");
-    kilnctl_json_str(o, pprof_str(p, vt->unit));
-    buf_printf(o, ",\"total\":%" PRId64 ",\"rows\":[", t->total);
+    jsonw_object_begin(w);
+    jsonw_key(w, "sample_type");
+    jsonw_string(w, pprof_str(p, vt->type));
+    jsonw_key(w, "unit");
+    jsonw_string(w, pprof_str(p, vt->unit));
+    jsonw_key(w, "total");
+    jsonw_int(w, t->total);
+    jsonw_key(w, "rows");
+    jsonw_array_begin(w);
     int64_t sum = 0;
     for (size_t i = 0; i < t->n_rows; i++) {
         const struct pprof_top_row *r = &t->rows[i];
         sum = (int64_t)((uint64_t)sum + (uint64_t)r->flat);
-        buf_puts(o, i ? ",{\"name\":" : "{\"name\":");
-        kilnctl_json_str(o, r->name);
-        buf_printf(o, ",\"flat\":%" PRId64 ",\"flat_pct\":", r->flat);
-        put_json_pct(o, r->flat, t->total);
-        buf_puts(o, ",\"sum_pct\":");
-        put_json_pct(o, sum, t->total);
-        buf_printf(o, ",\"cum\":%" PRId64 ",\"cum_pct\":", r->cum);
-        put_json_pct(o, r->cum, t->total);
-        buf_putc(o, '}');
+        jsonw_object_begin(w);
+        jsonw_key(w, "name");
+        jsonw_string(w, r->name);
+        jsonw_key(w, "flat");
+        jsonw_int(w, r->flat);
+        jsonw_key(w, "flat_pct");
+        jsonw_double(w, json_pct(r->flat, t->total));
+        jsonw_key(w, "sum_pct");
+        jsonw_double(w, json_pct(sum, t->total));
+        jsonw_key(w, "cum");
+        jsonw_int(w, r->cum);
+        jsonw_key(w, "cum_pct");
+        jsonw_double(w, json_pct(r->cum, t->total));
+        jsonw_object_end(w);
     }
-    buf_puts(o, "]}\n");
+    jsonw_array_end(w);
+    jsonw_object_end(w);
 }
 
 static int cmd_top(int argc, char **argv)
@@ -367,11 +392,15 @@ static int cmd_top(int argc, char **argv)
         rc = fail_about(file, &err);
         goto done;
     }
-    if (format == KILNCTL_FORMAT_JSON)
-        put_top_json(&out, p, t);
-    else
+    if (format == KILNCTL_FORMAT_JSON) {
+        struct jsonw w;
+        jsonw_init(&w, &out);
+        put_top_json(&w, p, t);
+        rc = write_json(&w, &out);
+    } else {
         put_top_text(&out, p, t, &opt);
-    rc = kilnctl_write_stdout(&out);
+        rc = kilnctl_write_stdout(&out);
+    }
 done:
     buf_free(&out);
     pprof_top_free(t);
@@ -584,7 +613,7 @@ static void put_quantity(struct buf *o, int64_t value, const char *unit)
     if (unit[0] != '\0')
         buf_printf(o, " %s", unit);
     pprof_units_scale(value, unit, "auto", &scaled);
-    if (scaled[0] != '\0')
+    if (scaled[0] != '\0' && value != 0)
         buf_printf(o, " (%s)", pprof_units_label(label, value, unit, "auto"));
 }
 
@@ -628,43 +657,54 @@ static void put_info_text(struct buf *o, const struct pprof_profile *p)
     }
 }
 
-static void put_value_type_json(struct buf *o, const struct pprof_profile *p,
+static void put_value_type_json(struct jsonw *w, const struct pprof_profile *p,
                                 const struct pprof_value_type *vt)
 {
-    buf_puts(o, "{\"type\":");
-    kilnctl_json_str(o, pprof_str(p, vt->type));
-    buf_puts(o, ",\"unit\":");
-    kilnctl_json_str(o, pprof_str(p, vt->unit));
-    buf_putc(o, '}');
+    jsonw_object_begin(w);
+    jsonw_key(w, "type");
+    jsonw_string(w, pprof_str(p, vt->type));
+    jsonw_key(w, "unit");
+    jsonw_string(w, pprof_str(p, vt->unit));
+    jsonw_object_end(w);
 }
 
-static void put_info_json(struct buf *o, const struct pprof_profile *p)
+static void put_info_json(struct jsonw *w, const struct pprof_profile *p)
 {
-    buf_puts(o, "{\"sample_types\":[");
-    for (size_t i = 0; i < p->n_sample_types; i++) {
-        if (i)
-            buf_putc(o, ',');
-        put_value_type_json(o, p, &p->sample_types[i]);
-    }
-    buf_puts(o, "],\"default_sample_type\":");
+    jsonw_object_begin(w);
+    jsonw_key(w, "sample_types");
+    jsonw_array_begin(w);
+    for (size_t i = 0; i < p->n_sample_types; i++)
+        put_value_type_json(w, p, &p->sample_types[i]);
+    jsonw_array_end(w);
+    jsonw_key(w, "default_sample_type");
     if (p->n_sample_types > 0) {
         size_t d = pprof_default_sample_type(p);
-        kilnctl_json_str(o, pprof_str(p, p->sample_types[d].type));
+        jsonw_string(w, pprof_str(p, p->sample_types[d].type));
     } else {
-        buf_puts(o, "null");
+        jsonw_null(w);
     }
-    buf_puts(o, ",\"period_type\":");
-    put_value_type_json(o, p, &p->period_type);
-    buf_printf(o,
-               ",\"period\":%" PRId64 ",\"time_nanos\":%" PRId64
-               ",\"duration_nanos\":%" PRId64 ",\"samples\":%zu"
-               ",\"locations\":%zu,\"functions\":%zu,\"mappings\":%zu"
-               ",\"totals\":[",
-               p->period, p->time_nanos, p->duration_nanos, p->n_samples,
-               p->n_locations, p->n_functions, p->n_mappings);
+    jsonw_key(w, "period_type");
+    put_value_type_json(w, p, &p->period_type);
+    jsonw_key(w, "period");
+    jsonw_int(w, p->period);
+    jsonw_key(w, "time_nanos");
+    jsonw_int(w, p->time_nanos);
+    jsonw_key(w, "duration_nanos");
+    jsonw_int(w, p->duration_nanos);
+    jsonw_key(w, "samples");
+    jsonw_uint(w, p->n_samples);
+    jsonw_key(w, "locations");
+    jsonw_uint(w, p->n_locations);
+    jsonw_key(w, "functions");
+    jsonw_uint(w, p->n_functions);
+    jsonw_key(w, "mappings");
+    jsonw_uint(w, p->n_mappings);
+    jsonw_key(w, "totals");
+    jsonw_array_begin(w);
     for (size_t i = 0; i < p->n_sample_types; i++)
-        buf_printf(o, "%s%" PRId64, i ? "," : "", sample_type_sum(p, i));
-    buf_puts(o, "]}\n");
+        jsonw_int(w, sample_type_sum(p, i));
+    jsonw_array_end(w);
+    jsonw_object_end(w);
 }
 
 static int cmd_info(int argc, char **argv)
@@ -702,11 +742,16 @@ static int cmd_info(int argc, char **argv)
         return KILNCTL_EXIT_FAIL;
     struct buf out;
     buf_init(&out, BUF_NO_LIMIT);
-    if (format == KILNCTL_FORMAT_JSON)
-        put_info_json(&out, p);
-    else
+    int rc;
+    if (format == KILNCTL_FORMAT_JSON) {
+        struct jsonw w;
+        jsonw_init(&w, &out);
+        put_info_json(&w, p);
+        rc = write_json(&w, &out);
+    } else {
         put_info_text(&out, p);
-    int rc = kilnctl_write_stdout(&out);
+        rc = kilnctl_write_stdout(&out);
+    }
     buf_free(&out);
     pprof_free(p);
     return rc;

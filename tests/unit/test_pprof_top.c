@@ -331,6 +331,26 @@ static void test_top_negative(void)
     CHECK_INT(t->rows[0].flat, -8);
     CHECK_STR(t->rows[1].name, "a");
     pprof_top_free(t);
+
+    /* Samples of one stack and labels are summed before |v| (pprof merges
+     * what it reads): +3 and -2 on stack {a} count 1, not 5. Other labels
+     * make another sample. */
+    sample(p, s1, 1, -2);
+    CHECK_INT(pprof_top_total(p, 0), 11 - 3 + 1);
+    struct pprof_label lab = {.key = pprof_intern_str(p, "k"),
+                              .str = pprof_intern_str(p, "v")};
+    int64_t v = -4;
+    pprof_add_sample(p, s1, 1, &v, &lab, 1);
+    CHECK_INT(pprof_top_total(p, 0), 9 + 4);
+    /* Equal locations under other ids are the same stack too. */
+    const char *names[] = {"a"};
+    uint32_t a2 = loc(p, 0, p->locations[a - 1].address, names, 1);
+    uint32_t s3[] = {a2};
+    sample(p, s3, 1, -1);
+    t = top_of(p, 0, 0);
+    CHECK_INT(t->total, 13 - 1);
+    CHECK_INT(row(t, "a")->flat, 3 - 2 - 4 - 1);
+    pprof_top_free(t);
     pprof_free(p);
 }
 
