@@ -9,7 +9,7 @@
  * pprof_encode + pprof_decode of it gives back an equal profile.
  *
  * Built and run by scripts/fuzz; the seed corpus is
- * tests/fuzz/corpus-collapsed/.
+ * tests/fuzz/corpus/fuzz_pprof_collapsed/.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -11,7 +11,7 @@
  * Built and run by scripts/fuzz (clang -fsanitize=fuzzer,address,undefined);
  * the seed corpus is the Go fixtures tests/fixtures/go/NAME.pb.gz (gunzipped
  * too, so that mutations reach the protobuf rather than the gzip framing) and
- * the hand-made inputs in tests/fuzz/corpus/.
+ * the hand-made inputs in tests/fuzz/corpus/fuzz_pprof_decode/.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """tests/fuzz/make-seeds.py: write the hand-made seed inputs of
-tests/fuzz/corpus/ (small raw and gzipped pprof protobufs, valid and invalid).
+tests/fuzz/corpus/fuzz_pprof_decode/ (small raw and gzipped pprof protobufs,
+valid and invalid).
 
-    python3 tests/fuzz/make-seeds.py tests/fuzz/corpus
+    python3 tests/fuzz/make-seeds.py tests/fuzz/corpus/fuzz_pprof_decode
 
 The files are committed; run this only to change them. It encodes protobuf by
 hand (no dependency): field numbers are those of proto/profile.proto.
