@@ -11,6 +11,8 @@
  *     its mapping's file and the function's start line, and printed as
  *     "[base name of file]" or "<unknown>". Frames are mapped once per
  *     location up front (loc_first/frame_node), then samples are walked.
+ *     Before that, the profile's drop_frames/keep_frames regexes prune
+ *     frames as pprof does on reading (plan_pruning, sample_leaf).
  *  2. Values. A sample with value v != 0 adds v to the cum of each distinct
  *     node on its stack (a per-node stamp holding the last sample index
  *     avoids double counting under recursion) and to the flat of its leaf
@@ -55,6 +57,7 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/hmap.h"
+#include "base/regex.h"
 #include "pprof/units.h"
 
 #define NO_NODE UINT32_MAX
@@ -85,6 +88,10 @@ struct top_work {
     size_t n_nodes, cap_nodes;
     uint32_t *loc_first;  /* n_locations + 1 offsets into frame_node */
     uint32_t *frame_node; /* node of each (location, line), innermost first */
+    /* drop_frames pruning (NULL when the profile has none): per location,
+     * how many innermost lines pprof removes, and what it prunes. */
+    uint32_t *loc_skip;
+    uint8_t *loc_prune;
     struct edge *edges;
     size_t n_edges, cap_edges;
 };
@@ -192,6 +199,109 @@ static uint32_t frame_node(struct top_work *w, struct hmap *index,
     return (uint32_t)w->n_nodes++;
 }
 
+enum { PRUNE_NONE = 0, PRUNE_BENEATH = 1, PRUNE_WHOLE = 2 };
+
+/* pprof's simplifyFunc: a name without a leading '.' and cut at the first
+ * '(' that does not belong to "(anonymous namespace)" or "operator()". */
+static void simplify_func(const char *name, size_t len, const char **out,
+                          size_t *out_len)
+{
+    static const char anon[] = "(anonymous namespace)", op[] = "operator()";
+    if (len > 0 && name[0] == '.') {
+        name++;
+        len--;
+    }
+    size_t i = 0;
+    while (i < len) {
+        if (len - i >= sizeof(anon) - 1 &&
+            memcmp(name + i, anon, sizeof(anon) - 1) == 0) {
+            i += sizeof(anon) - 1;
+        } else if (len - i >= sizeof(op) - 1 &&
+                   memcmp(name + i, op, sizeof(op) - 1) == 0) {
+            i += sizeof(op) - 1;
+        } else if (name[i] == '(') {
+            break;
+        } else {
+            i++;
+        }
+    }
+    *out = name;
+    *out_len = i;
+}
+
+/* The profile's drop_frames (and keep_frames) as pprof applies them when it
+ * reads a profile (Profile.RemoveUninteresting, Prune): a location whose
+ * outermost line matching drop (and not keep) is its outermost line is
+ * pruned whole; one where it is an inner line loses that line and those
+ * inside it. A pattern pprof cannot compile means no pruning, as in pprof. */
+static void plan_pruning(struct top_work *w)
+{
+    const struct pprof_profile *p = w->p;
+    if (p->drop_frames == 0 || p->string_lens[p->drop_frames] == 0)
+        return;
+    struct kb_regex *drop = NULL, *keep = NULL;
+    if (kb_regex_compile(p->strings[p->drop_frames],
+                         p->string_lens[p->drop_frames], 0, &drop, NULL))
+        return;
+    if (p->keep_frames != 0 && p->string_lens[p->keep_frames] > 0 &&
+        kb_regex_compile(p->strings[p->keep_frames],
+                         p->string_lens[p->keep_frames], 0, &keep, NULL)) {
+        kb_regex_free(drop);
+        return;
+    }
+    w->loc_skip =
+        kb_calloc(p->n_locations ? p->n_locations : 1, sizeof(*w->loc_skip));
+    w->loc_prune = kb_calloc(p->n_locations ? p->n_locations : 1, 1);
+    for (size_t i = 0; i < p->n_locations; i++) {
+        const struct pprof_location *l = &p->locations[i];
+        for (uint32_t j = l->n_lines; j-- > 0;) {
+            const struct pprof_function *f =
+                &p->functions[l->lines[j].function_id - 1];
+            if (p->string_lens[f->name] == 0)
+                continue;
+            const char *name;
+            size_t len;
+            simplify_func(p->strings[f->name], p->string_lens[f->name], &name,
+                          &len);
+            if (!kb_regex_match(drop, name, len) ||
+                (keep != NULL && kb_regex_match(keep, name, len)))
+                continue;
+            if (j == l->n_lines - 1) {
+                w->loc_prune[i] = PRUNE_WHOLE;
+            } else {
+                w->loc_prune[i] = PRUNE_BENEATH;
+                w->loc_skip[i] = j + 1;
+            }
+            break;
+        }
+    }
+    kb_regex_free(drop);
+    kb_regex_free(keep);
+}
+
+/* The index of the leafmost location of `s` that pprof keeps after
+ * pruning: below the first frame that is not pruned (counting from the
+ * root), a whole-pruned location is cut with everything beneath it, a
+ * partly pruned one is kept (trimmed) with everything beneath cut. */
+static uint32_t sample_leaf(const struct top_work *w,
+                            const struct pprof_sample *s)
+{
+    if (w->loc_prune == NULL)
+        return 0;
+    bool found_user = false;
+    for (uint32_t k = s->n_locations; k-- > 0;) {
+        uint8_t pr = w->loc_prune[s->location_ids[k] - 1];
+        if (pr == PRUNE_NONE) {
+            found_user = true;
+            continue;
+        }
+        if (!found_user)
+            continue;
+        return pr == PRUNE_WHOLE ? k + 1 : k;
+    }
+    return 0;
+}
+
 /* Map every (location, line) to its node. */
 static void map_frames(struct top_work *w)
 {
@@ -199,8 +309,9 @@ static void map_frames(struct top_work *w)
     w->loc_first = kb_calloc(p->n_locations + 1, sizeof(*w->loc_first));
     size_t n_frames = 0;
     for (size_t i = 0; i < p->n_locations; i++) {
+        uint32_t nl = p->locations[i].n_lines;
         w->loc_first[i] = (uint32_t)n_frames;
-        n_frames += p->locations[i].n_lines ? p->locations[i].n_lines : 1;
+        n_frames += nl ? nl - (w->loc_skip ? w->loc_skip[i] : 0) : 1;
     }
     w->loc_first[p->n_locations] = (uint32_t)n_frames;
     w->frame_node = kb_calloc(n_frames ? n_frames : 1, sizeof(uint32_t));
@@ -210,10 +321,12 @@ static void map_frames(struct top_work *w)
     for (size_t i = 0; i < p->n_locations; i++) {
         const struct pprof_location *l = &p->locations[i];
         uint32_t *out = &w->frame_node[w->loc_first[i]];
+        uint32_t skip = w->loc_skip ? w->loc_skip[i] : 0;
         if (l->n_lines == 0)
             out[0] = frame_node(w, index, &key, l, 0);
-        for (uint32_t j = 0; j < l->n_lines; j++)
-            out[j] = frame_node(w, index, &key, l, l->lines[j].function_id);
+        for (uint32_t j = skip; j < l->n_lines; j++)
+            out[j - skip] =
+                frame_node(w, index, &key, l, l->lines[j].function_id);
     }
     buf_free(&key);
     hmap_free(index);
@@ -228,8 +341,8 @@ static void add_values(struct top_work *w, size_t st)
         int64_t v = s->values[st];
         if (v == 0)
             continue;
-        uint32_t leaf = NO_NODE;
-        for (uint32_t k = s->n_locations; k-- > 0;) {
+        uint32_t leaf = NO_NODE, first_loc = sample_leaf(w, s);
+        for (uint32_t k = s->n_locations; k-- > first_loc;) {
             uint32_t loc = s->location_ids[k] - 1;
             uint32_t first = w->loc_first[loc];
             for (uint32_t j = w->loc_first[loc + 1] - first; j-- > 0;) {
@@ -284,8 +397,8 @@ static void label_inline(struct top_work *w, size_t st, bool all_nodes,
         int64_t v = s->values[st];
         if (v == 0)
             continue;
-        uint32_t parent = NO_NODE;
-        for (uint32_t k = s->n_locations; k-- > 0;) {
+        uint32_t parent = NO_NODE, first_loc = sample_leaf(w, s);
+        for (uint32_t k = s->n_locations; k-- > first_loc;) {
             uint32_t loc = s->location_ids[k] - 1;
             uint32_t first = w->loc_first[loc];
             uint32_t nl = w->loc_first[loc + 1] - first;
@@ -479,6 +592,7 @@ enum kb_status pprof_top_compute(const struct pprof_profile *p,
 
     struct top_work w = {.p = p, .arena = arena_new(0)};
     struct node **order = NULL;
+    plan_pruning(&w);
     map_frames(&w);
     add_values(&w, o->sample_type);
 
@@ -532,6 +646,8 @@ enum kb_status pprof_top_compute(const struct pprof_profile *p,
     free(order);
     free(w.nodes);
     free(w.loc_first);
+    free(w.loc_skip);
+    free(w.loc_prune);
     free(w.frame_node);
     free(w.edges);
     arena_free(w.arena);

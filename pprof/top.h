@@ -9,6 +9,8 @@
  *  - v is added to the flat of the leaf frame's function;
  *  - v is added once to the cum of each distinct function on the stack
  *    (recursion counts once).
+ * Frames are first pruned by the profile's drop_frames and keep_frames
+ * regexes (matched against whole function names), as pprof does on reading.
  * A frame's "function" is its function's name. Frames without a function
  * name (a location with no lines, or a function whose name is "") are named
  * as pprof names them: "[file]" with the base name of the location's

@@ -544,6 +544,71 @@ static void test_top_inline_edges(void)
     pprof_free(p);
 }
 
+/* drop_frames prunes as pprof does: a sample loses its frames from the
+ * leaf up to the outermost dropped one (never the root side above the
+ * first kept frame); keep_frames overrides; a dropped inlined line takes
+ * the lines inside it along; names are matched without argument lists. */
+static void test_top_drop_frames(void)
+{
+    struct pprof_profile *p = new_profile("space", "bytes");
+    uint32_t root = loc1(p, "main.main"), work = loc1(p, "app.work");
+    uint32_t mal = loc1(p, "malloc(unsigned long)");
+    uint32_t inner = loc1(p, "tc.inner"), keep = loc1(p, "tc.keepme");
+    const char *inl[] = {"tc.inner", "tc.alloc", "app.caller"};
+    uint32_t mixed = loc(p, 0, 0x800, inl, 3);
+    uint32_t s1[] = {inner, mal, work, root}; /* -> work is the leaf */
+    uint32_t s2[] = {keep, mal, work, root};  /* cut at malloc all the same */
+    uint32_t s3[] = {mixed, root}; /* tc.alloc dropped: caller is leaf */
+    uint32_t s4[] = {mal, root};   /* -> main.main is the leaf */
+    uint32_t s5[] = {work, mal};   /* malloc is the root: kept */
+    sample(p, s1, 4, 100);
+    sample(p, s2, 4, 20);
+    sample(p, s3, 2, 7);
+    sample(p, s4, 2, 3);
+    sample(p, s5, 2, 1);
+    p->drop_frames = pprof_intern_str(p, "malloc|tc\\..*");
+    p->keep_frames = pprof_intern_str(p, "tc\\.keep.*");
+    struct pprof_top *t = top_of(p, 0, 0);
+    CHECK_INT(t->total, 131);
+    CHECK_INT(t->flat_sum, 131);
+    CHECK(row(t, "tc.inner") == NULL);
+    CHECK(row(t, "tc.alloc") == NULL);
+    const struct pprof_top_row *r = row(t, "app.work");
+    CHECK(r != NULL);
+    if (r) {
+        CHECK_INT(r->flat, 121);
+        CHECK_INT(r->cum, 121);
+    }
+    r = row(t, "app.caller");
+    CHECK(r != NULL);
+    if (r)
+        CHECK_INT(r->flat, 7);
+    r = row(t, "main.main");
+    CHECK(r != NULL);
+    if (r) {
+        CHECK_INT(r->flat, 3);
+        CHECK_INT(r->cum, 130);
+    }
+    r = row(t, "malloc(unsigned long)");
+    CHECK(r != NULL);
+    if (r) {
+        CHECK_INT(r->flat, 0);
+        CHECK_INT(r->cum, 1);
+    }
+    CHECK(row(t, "tc.keepme") == NULL); /* its caller malloc was dropped */
+    pprof_top_free(t);
+
+    /* A pattern that does not compile prunes nothing, as in pprof. */
+    p->drop_frames = pprof_intern_str(p, "tc.(");
+    t = top_of(p, 0, 0);
+    r = row(t, "tc.inner");
+    CHECK(r != NULL);
+    if (r)
+        CHECK_INT(r->flat, 107);
+    pprof_top_free(t);
+    pprof_free(p);
+}
+
 int main(void)
 {
     RUN(test_units_label);
@@ -560,5 +625,6 @@ int main(void)
     RUN(test_top_sample_types);
     RUN(test_top_unit);
     RUN(test_top_inline_edges);
+    RUN(test_top_drop_frames);
     return unit_done();
 }
