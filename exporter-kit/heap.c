@@ -222,7 +222,7 @@ static size_t boot_usable(void *p)
 
 /* ---- Sampling state ------------------------------------------------------ */
 
-#define FILTER_BITS 16
+#define FILTER_BITS 17
 #define LIVE_CAP (1u << 19) /* a power of two */
 #define DISABLED_RECHECK (1 << 20)
 
@@ -233,7 +233,10 @@ struct kx_live {
     double bytes;
 };
 
-static atomic_ushort filter[1u << FILTER_BITS];
+/* Bit i is set iff counts[i] > 0: free reads the 16 KiB bitmap only (it
+ * stays in L1), the counts are touched on the slow path only. */
+static atomic_uchar filter[(1u << FILTER_BITS) / 8];
+static uint16_t filter_counts[1u << FILTER_BITS];
 static atomic_int heap_lock;
 static atomic_int heap_on;
 static atomic_long heap_period = 512 * 1024;
@@ -282,8 +285,10 @@ static void live_insert(uintptr_t p, size_t entry, double w, double bytes)
     live[i].weight = w;
     live[i].bytes = bytes;
     n_live++;
-    atomic_fetch_add_explicit(&filter[fhash((void *)p)], 1,
-                              memory_order_relaxed);
+    size_t h = fhash((void *)p);
+    if (filter_counts[h]++ == 0)
+        atomic_fetch_or_explicit(&filter[h / 8], (unsigned char)(1u << h % 8),
+                                 memory_order_relaxed);
     double *v = kx_stacktab_vals(heap_tab, entry);
     v[2] += w;
     v[3] += bytes;
@@ -303,8 +308,10 @@ static void live_remove(uintptr_t p)
     double *v = kx_stacktab_vals(heap_tab, live[i].entry);
     v[2] -= live[i].weight;
     v[3] -= live[i].bytes;
-    atomic_fetch_sub_explicit(&filter[fhash((void *)p)], 1,
-                              memory_order_relaxed);
+    size_t h = fhash((void *)p);
+    if (--filter_counts[h] == 0)
+        atomic_fetch_and_explicit(&filter[h / 8], (unsigned char)~(1u << h % 8),
+                                  memory_order_relaxed);
     n_live--;
     /* Backward-shift deletion keeps probe chains whole. */
     size_t j = i;
@@ -326,8 +333,10 @@ static void live_remove(uintptr_t p)
 }
 
 /* The slow path of every allocating hook. Its caller is the hook, whose
- * caller is the program: kx_unwind_here skips us and the hook. */
-static __attribute__((noinline)) void *sampled(void *p, size_t n)
+ * caller is the program: kx_unwind_here skips us and the hook. The hooks
+ * call it as `sampled(p, n); KX_NO_TAIL(); return p;`: a tail call would
+ * remove the hook's frame and break that count. */
+static __attribute__((noinline)) void sampled(void *p, size_t n)
 {
     if (rng == 0 || kx_guard ||
         !atomic_load_explicit(&heap_on, memory_order_relaxed)) {
@@ -336,11 +345,11 @@ static __attribute__((noinline)) void *sampled(void *p, size_t n)
                    : DISABLED_RECHECK;
         if (rng == 0)
             draw();
-        return p;
+        return;
     }
     left = draw();
     if (p == NULL)
-        return p;
+        return;
     kx_guard++;
     uintptr_t pcs[KX_MAX_DEPTH];
     unsigned depth = kx_unwind_here(pcs, KX_MAX_DEPTH, 1);
@@ -356,7 +365,7 @@ static __attribute__((noinline)) void *sampled(void *p, size_t n)
     }
     kx_spin_unlock(&heap_lock);
     kx_guard--;
-    return p;
+    return;
 }
 
 static __attribute__((noinline)) void forget(void *p)
@@ -366,25 +375,30 @@ static __attribute__((noinline)) void forget(void *p)
     kx_spin_unlock(&heap_lock);
 }
 
+/* An empty asm after a call keeps the call from being a tail call. */
+#define KX_NO_TAIL() __asm__ volatile("" ::: "memory")
+
 #define COUNT(p, n)                                                            \
     do {                                                                       \
         if (__builtin_expect((left -= (int64_t)(n)) > 0, 1))                   \
             return (p);                                                        \
-        return sampled((p), (n));                                              \
+        sampled((p), (n));                                                     \
+        KX_NO_TAIL();                                                          \
+        return (p);                                                            \
     } while (0)
 
 #define FORGET(p)                                                              \
     do {                                                                       \
-        if (__builtin_expect(atomic_load_explicit(&filter[fhash(p)],           \
-                                                  memory_order_relaxed) != 0,  \
+        size_t h_ = fhash(p);                                                  \
+        if (__builtin_expect((atomic_load_explicit(&filter[h_ / 8],            \
+                                                   memory_order_relaxed) >>    \
+                              (h_ % 8)) &                                      \
+                                 1,                                            \
                              0))                                               \
             forget(p);                                                         \
     } while (0)
 
 /* ---- The interposed functions ------------------------------------------- */
-
-/* Tail calls would remove the hook's frame and break the skip count in
- * sampled(); the library is built with -fno-optimize-sibling-calls. */
 
 void *malloc(size_t n)
 {
@@ -432,6 +446,7 @@ int posix_memalign(void **out, size_t al, size_t n)
     if (__builtin_expect((left -= (int64_t)n) > 0, 1))
         return 0;
     sampled(*out, n);
+    KX_NO_TAIL();
     return 0;
 }
 

@@ -17,11 +17,10 @@ exporter_kit_libkiln_exporter_la_SOURCES = \
 nodist_exporter_kit_libkiln_exporter_la_SOURCES = proto/profile.pb-c.c
 exporter_kit_libkiln_exporter_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-I$(top_srcdir)/include
-# Frame pointers: the heap and mutex hooks count their own frames, so
-# neither frames nor tail calls may disappear.
+# Frame pointers: the heap and mutex hooks count their own frames (and
+# keep their slow-path calls from being tail calls).
 exporter_kit_libkiln_exporter_la_CFLAGS = $(KILN_CFLAGS) \
 	-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
-	-fno-optimize-sibling-calls \
 	-Wno-missing-prototypes \
 	$(MHD_CFLAGS) $(PROTOBUFC_CFLAGS) $(ZLIB_CFLAGS)
 exporter_kit_libkiln_exporter_la_LDFLAGS = -no-undefined \
@@ -62,3 +61,23 @@ TESTS += tests/exporter/api.sh tests/exporter/endpoints.sh \
 EXTRA_DIST += tests/exporter/api.sh tests/exporter/endpoints.sh \
 	tests/exporter/cpu.sh tests/exporter/heap.sh tests/exporter/mutex.sh \
 	tests/exporter/preload.sh tests/exporter/stress.sh
+
+# bench/exporter_overhead: run by hand (`make bench/exporter_overhead &&
+# bench/exporter_overhead`), never by make check. Declared here because
+# this file owns the exporter; bench/local.mk belongs to the benchmarks.
+EXTRA_PROGRAMS = bench/exporter_overhead
+bench_exporter_overhead_SOURCES = bench/exporter_overhead.c
+bench_exporter_overhead_LDADD = -lpthread
+CLEANFILES += bench/exporter_overhead
+
+# examples/demo-service: a small service embedding the exporter.
+noinst_PROGRAMS += examples/demo-service/demo-service
+examples_demo_service_demo_service_SOURCES = examples/demo-service/demo.c
+examples_demo_service_demo_service_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/include
+examples_demo_service_demo_service_CFLAGS = $(KILN_CFLAGS) \
+	-fno-omit-frame-pointer -mno-omit-leaf-frame-pointer $(MHD_CFLAGS)
+examples_demo_service_demo_service_LDADD = exporter-kit/libkiln-exporter.la \
+	$(MHD_LIBS) -lpthread
+examples_demo_service_demo_service_LDFLAGS = -no-install
+EXTRA_DIST += examples/demo-service/README.md

@@ -20,7 +20,7 @@ tsan) san="-fsanitize=thread" ;;
 esac
 mkdir -p "$out"
 flags="-std=c11 -D_GNU_SOURCE -g -O2 -fno-omit-frame-pointer
- -mno-omit-leaf-frame-pointer -fno-optimize-sibling-calls
+ -mno-omit-leaf-frame-pointer
  -I$src -I$bld -I$src/include $san"
 deps=$(pkg-config --cflags --libs libmicrohttpd libprotobuf-c zlib)
 # shellcheck disable=SC2086

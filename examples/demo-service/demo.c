@@ -1,0 +1,211 @@
+/* examples/demo-service/demo.c: a small HTTP service that embeds
+ * libkiln-exporter, the target of the README's run command.
+ *
+ *     demo-service [LISTEN [PPROF]]    (defaults 127.0.0.1:8080,
+ *                                       127.0.0.1:6060)
+ *
+ * Handlers of different cost, so profiles have something to show:
+ *   /fast      a constant reply
+ *   /primes    counts primes below 200,000 (CPU)
+ *   /render    builds a 256 KiB page in many small allocations (heap)
+ *   /counter   increments a counter under one shared mutex held while
+ *              "persisting" it (mutex contention under concurrent load)
+ * With --load, it also drives itself with 4 client threads, so a profile
+ * shows all handlers without an external load generator.
+ *
+ * Design: libmicrohttpd with a thread pool of 4; the exporter listens on
+ * its own port. Nothing here is part of the library.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kiln/exporter.h"
+
+static pthread_mutex_t counter_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long counter;
+static volatile sig_atomic_t stop;
+
+static __attribute__((noinline)) unsigned count_primes(unsigned below)
+{
+    unsigned n = 0;
+    for (unsigned i = 2; i < below; i++) {
+        unsigned d = 2;
+        while (d * d <= i && i % d != 0)
+            d++;
+        n += d * d > i;
+    }
+    return n;
+}
+
+static __attribute__((noinline)) char *render_page(size_t *len)
+{
+    char **parts = malloc(4096 * sizeof(*parts));
+    size_t total = 0;
+    for (int i = 0; i < 4096; i++) {
+        parts[i] = malloc(64);
+        total += (size_t)snprintf(parts[i], 64, "<li>item %d</li>\n", i);
+    }
+    char *page = malloc(total + 1), *p = page;
+    for (int i = 0; i < 4096; i++) {
+        size_t n = strlen(parts[i]);
+        memcpy(p, parts[i], n);
+        p += n;
+        free(parts[i]);
+    }
+    *p = '\0';
+    free(parts);
+    *len = total;
+    return page;
+}
+
+static __attribute__((noinline)) void persist_counter(void)
+{
+    struct timespec ts = {0, 200000}; /* a slow store: 0.2 ms */
+    pthread_mutex_lock(&counter_lock);
+    counter++;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    pthread_mutex_unlock(&counter_lock);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
+                             char *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "text/plain");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+                              const char *url, const char *method,
+                              const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    char *body = malloc(128);
+    if (strcmp(url, "/fast") == 0) {
+        return reply(c, 200, body, (size_t)snprintf(body, 128, "ok\n"));
+    } else if (strcmp(url, "/primes") == 0) {
+        unsigned n = count_primes(200000);
+        return reply(c, 200, body, (size_t)snprintf(body, 128, "%u\n", n));
+    } else if (strcmp(url, "/render") == 0) {
+        free(body);
+        size_t len;
+        body = render_page(&len);
+        return reply(c, 200, body, len);
+    } else if (strcmp(url, "/counter") == 0) {
+        persist_counter();
+        return reply(c, 200, body,
+                     (size_t)snprintf(body, 128, "%lu\n", counter));
+    }
+    return reply(c, 404, body, (size_t)snprintf(body, 128, "not found\n"));
+}
+
+/* --load: GET each handler in turn, forever. */
+static void *client(void *arg)
+{
+    const char *addr = arg;
+    static const char *const paths[] = {"/fast", "/primes", "/render",
+                                        "/counter", "/counter"};
+    char host[128];
+    const char *colon = strrchr(addr, ':');
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+    struct addrinfo hints = {0}, *res;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+        return NULL;
+    for (unsigned i = 0; !stop; i++) {
+        int fd = socket(res->ai_family, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+            if (fd >= 0)
+                close(fd);
+            sleep(1);
+            continue;
+        }
+        char req[128], buf[4096];
+        int n =
+            snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", paths[i % 5]);
+        if (write(fd, req, (size_t)n) == n)
+            while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return NULL;
+}
+
+static void on_signal(int sig)
+{
+    stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+    bool load = false;
+    const char *args[2] = {"127.0.0.1:8080", "127.0.0.1:6060"};
+    int na = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--load") == 0)
+            load = true;
+        else if (na < 2)
+            args[na++] = argv[i];
+    }
+    struct kiln_exporter_options o;
+    kiln_exporter_options_init(&o);
+    o.addr = args[1];
+    if (kiln_exporter_start(&o) != KILN_EXPORTER_OK) {
+        fprintf(stderr, "demo-service: profiler: %s\n",
+                kiln_exporter_last_error());
+        return 1;
+    }
+    const char *colon = strrchr(args[0], ':');
+    struct sockaddr_in sin = {0};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)atoi(colon ? colon + 1 : args[0]));
+    char host[64];
+    snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - args[0]) : 0,
+             args[0]);
+    if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sin.sin_addr) != 1) {
+        fprintf(stderr, "demo-service: bad address %s\n", args[0]);
+        return 1;
+    }
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4, MHD_OPTION_END);
+    if (d == NULL) {
+        fprintf(stderr, "demo-service: cannot listen on %s\n", args[0]);
+        return 1;
+    }
+    printf("demo-service: serving on http://%s/ (/fast /primes /render "
+           "/counter), profiles on http://%s/debug/pprof/\n",
+           args[0], kiln_exporter_addr());
+    fflush(stdout);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    pthread_t clients[4];
+    int nclients = load ? 4 : 0;
+    for (int i = 0; i < nclients; i++)
+        pthread_create(&clients[i], NULL, client, (void *)args[0]);
+    while (!stop)
+        pause();
+    for (int i = 0; i < nclients; i++)
+        pthread_join(clients[i], NULL);
+    MHD_stop_daemon(d);
+    kiln_exporter_stop();
+    return 0;
+}
