@@ -30,11 +30,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "config.h"
 
 static const struct kilnctl_command commands[] = {
     {"pprof", "read, report on, merge and convert pprof profile files",
      kilnctl_pprof_main},
+    {"import", "store pprof files in a database directory",
+     kilnctl_import_main},
+    {"tsdb", "inspect a database directory: list, stats, dump",
+     kilnctl_tsdb_main},
 };
 
 static const char intro[] =
@@ -45,6 +50,9 @@ static const char intro[] =
 
 int main(int argc, char **argv)
 {
+    /* A command-line tool speaks through its output and exit status; the
+     * libraries' informational log lines would only be noise. */
+    log_set_level(LOG_LEVEL_WARN);
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
         printf("kilnctl (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
         return fflush(stdout) == 0 ? KILNCTL_EXIT_OK : KILNCTL_EXIT_FAIL;

@@ -4,8 +4,9 @@
 bin_PROGRAMS += kilnctl
 kilnctl_SOURCES = \
 	cmd/kilnctl.c cmd/kilnctl.h \
-	cmd/kilnctl_pprof.c
-kilnctl_LDADD = $(KILN_PPROF_LIBS) -lm
+	cmd/kilnctl_pprof.c \
+	cmd/kilnctl_tsdb.c
+kilnctl_LDADD = $(KILN_TSDB_LIBS) -lm
 
 # The reports kilnctl prints, reused by the web UI and the database.
 pprof_libkilnpprof_a_SOURCES += \

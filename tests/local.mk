@@ -8,12 +8,16 @@ EXTRA_DIST += tests/unit/unit.h
 TESTS += \
 	tests/e2e/kilnctl_fixtures.sh \
 	tests/e2e/bad_input.sh \
-	tests/e2e/kilnctl_vs_go.sh
+	tests/e2e/kilnctl_vs_go.sh \
+	tests/e2e/tsdb_import.sh \
+	tests/e2e/tsdb_crash.sh
 EXTRA_DIST += \
 	tests/e2e/lib.sh \
 	tests/e2e/kilnctl_fixtures.sh \
 	tests/e2e/bad_input.sh \
 	tests/e2e/kilnctl_vs_go.sh \
+	tests/e2e/tsdb_import.sh \
+	tests/e2e/tsdb_crash.sh \
 	tests/goapp/main.go \
 	tests/goapp/go.mod \
 	tests/goapp/build.sh \
