@@ -48,6 +48,7 @@
 #include "tsdb/enc.h"
 #include "tsdb/head.h"
 #include "tsdb/stacks.h"
+#include "tsdb/symspace.h"
 #include "tsdb/wal.h"
 
 #define REC_BATCH 1
@@ -61,8 +62,8 @@ struct tsdb {
     pthread_mutex_t writer;
     pthread_rwlock_t lock;
     /* What the WAL already holds: ids below these are logged. */
-    size_t logged_strings, logged_mappings, logged_functions, logged_locations,
-        logged_stacks, logged_series;
+    struct tsdb_symspace_marks logged_sym;
+    size_t logged_series;
     uint64_t wal_bytes;
 };
 
@@ -108,63 +109,6 @@ void tsdb_options_default(struct tsdb_options *o)
 }
 
 /* ---- The BATCH record --------------------------------------------------- */
-
-static void encode_symbols(struct tsdb *db, struct buf *b)
-{
-    const struct pprof_profile *s = db->head->symbols;
-    tsdb_enc_uvarint(b, db->logged_strings);
-    tsdb_enc_uvarint(b, s->n_strings - db->logged_strings);
-    for (size_t i = db->logged_strings; i < s->n_strings; i++)
-        tsdb_enc_bytes(b, s->strings[i], s->string_lens[i]);
-
-    tsdb_enc_uvarint(b, db->logged_mappings);
-    tsdb_enc_uvarint(b, s->n_mappings - db->logged_mappings);
-    for (size_t i = db->logged_mappings; i < s->n_mappings; i++) {
-        const struct pprof_mapping *m = &s->mappings[i];
-        tsdb_enc_uvarint(b, m->memory_start);
-        tsdb_enc_uvarint(b, m->memory_limit);
-        tsdb_enc_uvarint(b, m->file_offset);
-        tsdb_enc_uvarint(b, m->filename);
-        tsdb_enc_uvarint(b, m->build_id);
-        tsdb_enc_uvarint(b, (uint64_t)m->has_functions |
-                                (uint64_t)m->has_filenames << 1 |
-                                (uint64_t)m->has_line_numbers << 2 |
-                                (uint64_t)m->has_inline_frames << 3);
-    }
-
-    tsdb_enc_uvarint(b, db->logged_functions);
-    tsdb_enc_uvarint(b, s->n_functions - db->logged_functions);
-    for (size_t i = db->logged_functions; i < s->n_functions; i++) {
-        const struct pprof_function *f = &s->functions[i];
-        tsdb_enc_uvarint(b, f->name);
-        tsdb_enc_uvarint(b, f->system_name);
-        tsdb_enc_uvarint(b, f->filename);
-        tsdb_enc_varint(b, f->start_line);
-    }
-
-    tsdb_enc_uvarint(b, db->logged_locations);
-    tsdb_enc_uvarint(b, s->n_locations - db->logged_locations);
-    for (size_t i = db->logged_locations; i < s->n_locations; i++) {
-        const struct pprof_location *l = &s->locations[i];
-        tsdb_enc_uvarint(b, l->mapping_id);
-        tsdb_enc_uvarint(b, l->address);
-        tsdb_enc_uvarint(b, l->is_folded);
-        tsdb_enc_uvarint(b, l->n_lines);
-        for (uint32_t j = 0; j < l->n_lines; j++) {
-            tsdb_enc_uvarint(b, l->lines[j].function_id);
-            tsdb_enc_varint(b, l->lines[j].line);
-        }
-    }
-
-    const struct tsdb_stacks *st = db->head->stacks;
-    uint32_t n_stacks = tsdb_stacks_count(st);
-    tsdb_enc_uvarint(b, db->logged_stacks);
-    tsdb_enc_uvarint(b, n_stacks - db->logged_stacks);
-    for (uint32_t i = (uint32_t)db->logged_stacks; i < n_stacks; i++) {
-        tsdb_enc_uvarint(b, tsdb_stacks_parent(st, i));
-        tsdb_enc_uvarint(b, tsdb_stacks_location(st, i));
-    }
-}
 
 static void encode_series(struct tsdb *db, struct buf *b)
 {
@@ -233,104 +177,6 @@ static bool table_header(struct replay *r, size_t current, uint64_t *count)
     return !r->d.bad && first == current;
 }
 
-static enum kb_status replay_symbols(struct replay *r)
-{
-    struct tsdb_head *h = r->db->head;
-    struct pprof_profile *s = h->symbols;
-    struct tsdb_dec *d = &r->d;
-    uint64_t n;
-    if (!table_header(r, s->n_strings, &n))
-        return corrupt(r, "string table out of step");
-    for (uint64_t i = 0; i < n; i++) {
-        size_t len;
-        const uint8_t *p = tsdb_dec_bytes(d, &len);
-        if (p == NULL ||
-            pprof_intern(s, (const char *)p, len) != s->n_strings - 1)
-            return corrupt(r, "bad or repeated string");
-    }
-    if (!table_header(r, s->n_mappings, &n))
-        return corrupt(r, "mapping table out of step");
-    for (uint64_t i = 0; i < n; i++) {
-        struct pprof_mapping m = {0};
-        m.memory_start = tsdb_dec_uvarint(d);
-        m.memory_limit = tsdb_dec_uvarint(d);
-        m.file_offset = tsdb_dec_uvarint(d);
-        uint64_t fname = tsdb_dec_uvarint(d), bid = tsdb_dec_uvarint(d);
-        uint64_t flags = tsdb_dec_uvarint(d);
-        if (d->bad || fname >= s->n_strings || bid >= s->n_strings)
-            return corrupt(r, "bad mapping");
-        m.filename = (uint32_t)fname;
-        m.build_id = (uint32_t)bid;
-        m.has_functions = flags & 1;
-        m.has_filenames = (flags >> 1) & 1;
-        m.has_line_numbers = (flags >> 2) & 1;
-        m.has_inline_frames = (flags >> 3) & 1;
-        size_t before = s->n_mappings;
-        if (pprof_symtab_add_mapping(h->symtab, &m) != before + 1)
-            return corrupt(r, "repeated mapping");
-    }
-    if (!table_header(r, s->n_functions, &n))
-        return corrupt(r, "function table out of step");
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t name = tsdb_dec_uvarint(d), sys = tsdb_dec_uvarint(d),
-                 file = tsdb_dec_uvarint(d);
-        int64_t start = tsdb_dec_varint(d);
-        if (d->bad || name >= s->n_strings || sys >= s->n_strings ||
-            file >= s->n_strings)
-            return corrupt(r, "bad function");
-        struct pprof_function f = {(uint32_t)name, (uint32_t)sys,
-                                   (uint32_t)file, start};
-        size_t before = s->n_functions;
-        if (pprof_symtab_add_function(h->symtab, &f) != before + 1)
-            return corrupt(r, "repeated function");
-    }
-    if (!table_header(r, s->n_locations, &n))
-        return corrupt(r, "location table out of step");
-    struct pprof_line *lines = NULL;
-    size_t cap_lines = 0;
-    enum kb_status st = KB_OK;
-    for (uint64_t i = 0; i < n && st == KB_OK; i++) {
-        uint64_t mapping = tsdb_dec_uvarint(d);
-        uint64_t address = tsdb_dec_uvarint(d);
-        uint64_t folded = tsdb_dec_uvarint(d);
-        uint64_t nl = tsdb_dec_count(d, tsdb_dec_left(d));
-        if (d->bad || mapping > s->n_mappings) {
-            st = corrupt(r, "bad location");
-            break;
-        }
-        lines = kb_grow(lines, &cap_lines, nl + 1, sizeof(*lines));
-        for (uint64_t j = 0; j < nl; j++) {
-            uint64_t fn = tsdb_dec_uvarint(d);
-            lines[j].line = tsdb_dec_varint(d);
-            if (d->bad || fn == 0 || fn > s->n_functions) {
-                st = corrupt(r, "bad location line");
-                break;
-            }
-            lines[j].function_id = (uint32_t)fn;
-        }
-        size_t before = s->n_locations;
-        if (st == KB_OK && pprof_symtab_add_location(
-                               h->symtab, (uint32_t)mapping, address, lines,
-                               (uint32_t)nl, folded != 0) != before + 1)
-            st = corrupt(r, "repeated location");
-    }
-    free(lines);
-    if (st)
-        return st;
-    uint32_t n_stacks = tsdb_stacks_count(h->stacks);
-    if (!table_header(r, n_stacks, &n))
-        return corrupt(r, "stack table out of step");
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t parent = tsdb_dec_uvarint(d), loc = tsdb_dec_uvarint(d);
-        uint32_t count = tsdb_stacks_count(h->stacks);
-        if (d->bad || parent >= count || loc == 0 || loc > s->n_locations ||
-            tsdb_stacks_child(h->stacks, (uint32_t)parent, (uint32_t)loc) !=
-                count)
-            return corrupt(r, "bad or repeated stack node");
-    }
-    return KB_OK;
-}
-
 static enum kb_status replay_series(struct replay *r)
 {
     struct tsdb_head *h = r->db->head;
@@ -378,7 +224,7 @@ static enum kb_status replay_data(struct replay *r)
 {
     struct tsdb_head *h = r->db->head;
     struct tsdb_dec *d = &r->d;
-    uint32_t n_stacks = tsdb_stacks_count(h->stacks);
+    uint32_t n_stacks = tsdb_stacks_count(h->sym.stacks);
     uint64_t n = tsdb_dec_count(d, tsdb_dec_left(d));
     for (uint64_t i = 0; i < n; i++) {
         uint64_t ref = tsdb_dec_uvarint(d);
@@ -431,8 +277,10 @@ static enum kb_status replay_record(void *ctx, uint8_t type,
                        (unsigned long long)r->record, type);
     tsdb_dec_init(&r->d, data, len);
     enum kb_status st;
-    if ((st = replay_symbols(r)) || (st = replay_series(r)) ||
-        (st = replay_data(r)))
+    const char *why = NULL;
+    if (!tsdb_symspace_decode(&r->db->head->sym, &r->d, &why))
+        return corrupt(r, why);
+    if ((st = replay_series(r)) || (st = replay_data(r)))
         return st;
     r->db->wal_bytes += len;
     return KB_OK;
@@ -440,12 +288,7 @@ static enum kb_status replay_record(void *ctx, uint8_t type,
 
 static void mark_logged(struct tsdb *db)
 {
-    const struct pprof_profile *s = db->head->symbols;
-    db->logged_strings = s->n_strings;
-    db->logged_mappings = s->n_mappings;
-    db->logged_functions = s->n_functions;
-    db->logged_locations = s->n_locations;
-    db->logged_stacks = tsdb_stacks_count(db->head->stacks);
+    tsdb_symspace_marks(&db->head->sym, &db->logged_sym);
     db->logged_series = db->head->n_series;
 }
 
@@ -618,7 +461,7 @@ static enum kb_status profile_pairs(struct tsdb_appender *a,
 {
     struct tsdb_head *h = a->db->head;
     size_t n = 0;
-    pprof_symtab_begin(h->symtab, p);
+    pprof_symtab_begin(h->sym.symtab, p);
     for (size_t k = 0; k < p->n_samples; k++) {
         const struct pprof_sample *s = &p->samples[k];
         if (s->values[i] == 0)
@@ -630,10 +473,11 @@ static enum kb_status profile_pairs(struct tsdb_appender *a,
         a->locs = kb_grow(a->locs, &a->cap_locs, s->n_locations + 1,
                           sizeof(*a->locs));
         for (uint32_t j = 0; j < s->n_locations; j++)
-            a->locs[j] = pprof_symtab_location(h->symtab, s->location_ids[j]);
+            a->locs[j] =
+                pprof_symtab_location(h->sym.symtab, s->location_ids[j]);
         a->pairs = kb_grow(a->pairs, &a->cap_pairs, n + 1, sizeof(*a->pairs));
         a->pairs[n].stack =
-            tsdb_stacks_insert(h->stacks, a->locs, s->n_locations);
+            tsdb_stacks_insert(h->sym.stacks, a->locs, s->n_locations);
         a->pairs[n].value = s->values[i];
         n++;
     }
@@ -717,7 +561,7 @@ enum kb_status tsdb_appender_commit(struct tsdb_appender *a, struct kb_err *err)
     buf_init(&rec, TSDB_WAL_MAX_RECORD);
     /* Only this writer changes the head's tables, so reading them here
      * without the lock is safe. */
-    encode_symbols(db, &rec);
+    tsdb_symspace_encode(&db->head->sym, &db->logged_sym, &rec);
     encode_series(db, &rec);
     encode_data(a, &rec);
     enum kb_status st = KB_OK;
@@ -775,11 +619,11 @@ void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
     st->profiles = h->n_profiles;
     st->float_samples = h->n_floats;
     st->pairs = h->n_pairs;
-    st->strings = h->symbols->n_strings;
-    st->mappings = h->symbols->n_mappings;
-    st->functions = h->symbols->n_functions;
-    st->locations = h->symbols->n_locations;
-    st->stack_nodes = tsdb_stacks_count(h->stacks);
+    st->strings = h->sym.symbols->n_strings;
+    st->mappings = h->sym.symbols->n_mappings;
+    st->functions = h->sym.symbols->n_functions;
+    st->locations = h->sym.symbols->n_locations;
+    st->stack_nodes = tsdb_stacks_count(h->sym.stacks);
     st->mint = h->mint;
     st->maxt = h->maxt;
     st->wal_bytes = db->wal_bytes;

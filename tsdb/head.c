@@ -31,9 +31,7 @@
 struct tsdb_head *tsdb_head_new(void)
 {
     struct tsdb_head *h = kb_calloc(1, sizeof(*h));
-    h->symbols = pprof_new();
-    h->symtab = pprof_symtab_new(h->symbols);
-    h->stacks = tsdb_stacks_new();
+    tsdb_symspace_init(&h->sym);
     h->by_hash = hmap_new(0);
     h->mint = INT64_MAX;
     h->maxt = INT64_MIN;
@@ -59,9 +57,7 @@ void tsdb_head_free(struct tsdb_head *h)
         series_free(h->series[i]);
     free(h->series);
     hmap_free(h->by_hash);
-    tsdb_stacks_free(h->stacks);
-    pprof_symtab_free(h->symtab);
-    pprof_free(h->symbols);
+    tsdb_symspace_free(&h->sym);
     free(h);
 }
 

@@ -8,6 +8,7 @@
 
 #include "pprof/profile.h"
 #include "tsdb/stacks.h"
+#include "tsdb/symspace.h"
 #include "tsdb/tsdb.h"
 
 struct labels;
@@ -28,9 +29,7 @@ struct tsdb_head_series {
 };
 
 struct tsdb_head {
-    struct pprof_profile *symbols; /* strings, mappings, functions, locations */
-    struct pprof_symtab *symtab;   /* writes into symbols */
-    struct tsdb_stacks *stacks;
+    struct tsdb_symspace sym;         /* what the profiles' stack ids mean */
     struct tsdb_head_series **series; /* index ref - 1 */
     size_t n_series, cap_series;
     struct hmap *by_hash; /* labels hash -> first ref with that hash */

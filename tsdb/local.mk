@@ -8,6 +8,7 @@ tsdb_libkilntsdb_a_SOURCES = \
 	tsdb/querier.c \
 	tsdb/selector.c \
 	tsdb/stacks.c tsdb/stacks.h \
+	tsdb/symspace.c tsdb/symspace.h \
 	tsdb/typeid.c \
 	tsdb/wal.c tsdb/wal.h
 tsdb_libkilntsdb_a_CFLAGS = $(KILN_CFLAGS) $(PCRE2_CFLAGS)

@@ -295,7 +295,7 @@ enum kb_status tsdb_querier_merge(struct tsdb_querier *q, const uint64_t *refs,
         pprof_free(p);
         return st;
     }
-    uint32_t n_nodes = tsdb_stacks_count(q->h->stacks);
+    uint32_t n_nodes = tsdb_stacks_count(q->h->sym.stacks);
     int64_t *totals = kb_calloc(n_nodes, sizeof(*totals));
     int64_t first_t = INT64_MAX;
     for (size_t i = 0; i < n_refs; i++) {
@@ -317,15 +317,15 @@ enum kb_status tsdb_querier_merge(struct tsdb_querier *q, const uint64_t *refs,
     }
     p->time_nanos = first_t == INT64_MAX ? 0 : first_t * 1000000;
     struct pprof_symtab *symtab = pprof_symtab_new(p);
-    pprof_symtab_begin(symtab, q->h->symbols);
+    pprof_symtab_begin(symtab, q->h->sym.symbols);
     uint32_t *locs = NULL;
     size_t cap = 0;
     for (uint32_t node = 1; node < n_nodes; node++) {
         if (totals[node] == 0)
             continue;
-        size_t depth = tsdb_stacks_depth(q->h->stacks, node);
+        size_t depth = tsdb_stacks_depth(q->h->sym.stacks, node);
         locs = kb_grow(locs, &cap, depth + 1, sizeof(*locs));
-        tsdb_stacks_walk(q->h->stacks, node, locs, depth);
+        tsdb_stacks_walk(q->h->sym.stacks, node, locs, depth);
         for (size_t j = 0; j < depth; j++)
             locs[j] = pprof_symtab_location(symtab, locs[j]);
         pprof_add_sample(p, locs, (uint32_t)depth, &totals[node], NULL, 0);
