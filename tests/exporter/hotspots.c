@@ -57,14 +57,23 @@ static inline __attribute__((always_inline)) void work(unsigned units)
     sink = x;
 }
 
+/* Not a leaf (GCC 12 drops leaf frames even with
+ * -mno-omit-leaf-frame-pointer), so samples in it keep its caller. */
+__attribute__((noinline)) void not_leaf(void)
+{
+    __asm__ volatile("" ::: "memory");
+}
+
 __attribute__((noinline)) void hot_a(void)
 {
+    not_leaf();
     work(3);
     __asm__ volatile("" ::: "memory");
 }
 
 __attribute__((noinline)) void hot_b(void)
 {
+    not_leaf();
     work(1);
     __asm__ volatile("" ::: "memory");
 }
