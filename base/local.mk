@@ -4,6 +4,7 @@ base_libkilnbase_a_SOURCES = \
 	base/alloc.c base/alloc.h \
 	base/arena.c base/arena.h \
 	base/buf.c base/buf.h \
+	base/fsio.c base/fsio.h \
 	base/hmap.c base/hmap.h \
 	base/intern.c base/intern.h \
 	base/jsonw.c base/jsonw.h \

@@ -32,6 +32,7 @@
  */
 #include "tsdb/tsdb.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -43,49 +44,22 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/fsio.h"
+#include "base/hmap.h"
 #include "base/labels.h"
 #include "base/log.h"
 #include "tsdb/enc.h"
 #include "tsdb/head.h"
+#include "tsdb/db.h"
 #include "tsdb/stacks.h"
 #include "tsdb/symspace.h"
 #include "tsdb/wal.h"
 
-#define REC_BATCH 1
-
-struct tsdb {
-    char *dir;
-    struct tsdb_options opts;
-    struct tsdb_head *head;
-    struct tsdb_wal *wal;
-    int lock_fd;
-    pthread_mutex_t writer;
-    pthread_rwlock_t lock;
-    /* What the WAL already holds: ids below these are logged. */
-    struct tsdb_symspace_marks logged_sym;
-    size_t logged_series;
-    uint64_t wal_bytes;
-};
-
-struct pending_profile {
-    uint64_t ref;
-    int64_t t, duration;
-    size_t n;
-    uint32_t *stacks; /* malloc block, values inside (tsdb_head_pairs_alloc) */
-    int64_t *values;
-};
-
-struct pending_float {
-    uint64_t ref;
-    int64_t t;
-    double v;
-};
-
 struct tsdb_appender {
     struct tsdb *db;
-    struct pending_profile *profiles;
+    struct tsdb_pending_profile *profiles; /* stacks owned (malloc block) */
     size_t n_profiles, cap_profiles;
-    struct pending_float *floats;
+    struct tsdb_pending_float *floats;
     size_t n_floats, cap_floats;
     uint32_t *locs; /* scratch: one stack's head location ids */
     size_t cap_locs;
@@ -106,16 +80,20 @@ void tsdb_options_default(struct tsdb_options *o)
     o->max_label_length = 4096;
     o->max_stack_depth = 1024;
     o->out_of_order_window = 0;
+    o->block_range = 2 * 3600 * 1000LL;
+    o->max_block_range = 31 * 24 * 3600 * 1000LL;
+    o->retention_time = 15 * 24 * 3600 * 1000LL;
+    o->retention_size = 0;
 }
 
 /* ---- The BATCH record --------------------------------------------------- */
 
-static void encode_series(struct tsdb *db, struct buf *b)
+void tsdb_db_encode_series(const struct tsdb_head *h, size_t from,
+                           struct buf *b)
 {
-    struct tsdb_head *h = db->head;
-    tsdb_enc_uvarint(b, db->logged_series);
-    tsdb_enc_uvarint(b, h->n_series - db->logged_series);
-    for (size_t i = db->logged_series; i < h->n_series; i++) {
+    tsdb_enc_uvarint(b, from);
+    tsdb_enc_uvarint(b, h->n_series - from);
+    for (size_t i = from; i < h->n_series; i++) {
         const struct tsdb_head_series *s = h->series[i];
         tsdb_enc_uvarint(b, (uint64_t)s->kind);
         tsdb_enc_varint(b, s->period);
@@ -129,11 +107,13 @@ static void encode_series(struct tsdb *db, struct buf *b)
     }
 }
 
-static void encode_data(const struct tsdb_appender *a, struct buf *b)
+void tsdb_db_encode_data(const struct tsdb_pending_profile *pp, size_t np,
+                         const struct tsdb_pending_float *pf, size_t nf,
+                         struct buf *b)
 {
-    tsdb_enc_uvarint(b, a->n_profiles);
-    for (size_t i = 0; i < a->n_profiles; i++) {
-        const struct pending_profile *p = &a->profiles[i];
+    tsdb_enc_uvarint(b, np);
+    for (size_t i = 0; i < np; i++) {
+        const struct tsdb_pending_profile *p = &pp[i];
         tsdb_enc_uvarint(b, p->ref);
         tsdb_enc_varint(b, p->t);
         tsdb_enc_varint(b, p->duration);
@@ -145,11 +125,11 @@ static void encode_data(const struct tsdb_appender *a, struct buf *b)
             prev = p->stacks[j];
         }
     }
-    tsdb_enc_uvarint(b, a->n_floats);
-    for (size_t i = 0; i < a->n_floats; i++) {
-        tsdb_enc_uvarint(b, a->floats[i].ref);
-        tsdb_enc_varint(b, a->floats[i].t);
-        tsdb_enc_f64(b, a->floats[i].v);
+    tsdb_enc_uvarint(b, nf);
+    for (size_t i = 0; i < nf; i++) {
+        tsdb_enc_uvarint(b, pf[i].ref);
+        tsdb_enc_varint(b, pf[i].t);
+        tsdb_enc_f64(b, pf[i].v);
     }
 }
 
@@ -271,7 +251,7 @@ static enum kb_status replay_record(void *ctx, uint8_t type,
     struct replay *r = ctx;
     r->record++;
     r->err = err;
-    if (type != REC_BATCH)
+    if (type != TSDB_REC_BATCH)
         return kb_errf(err, KB_ERR_UNSUPPORTED,
                        "wal record %llu: unknown type %u",
                        (unsigned long long)r->record, type);
@@ -301,6 +281,185 @@ static enum kb_status make_dir(const char *path, struct kb_err *err)
     return KB_OK;
 }
 
+int64_t tsdb_db_blocks_maxt(const struct tsdb *db)
+{
+    int64_t m = INT64_MIN;
+    for (size_t i = 0; i < db->n_blocks; i++)
+        if (tsdb_block_meta(db->blocks[i])->maxt > m)
+            m = tsdb_block_meta(db->blocks[i])->maxt;
+    return m;
+}
+
+static bool is_ulid(const char *s)
+{
+    if (strlen(s) != TSDB_ULID_LEN)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!strchr("0123456789ABCDEFGHJKMNPQRSTVWXYZ", *p))
+            return false;
+    return true;
+}
+
+static int block_cmp(const void *a, const void *b)
+{
+    const struct tsdb_block_meta *x =
+        tsdb_block_meta(*(struct tsdb_block *const *)a);
+    const struct tsdb_block_meta *y =
+        tsdb_block_meta(*(struct tsdb_block *const *)b);
+    if (x->mint != y->mint)
+        return x->mint < y->mint ? -1 : 1;
+    return strcmp(x->ulid, y->ulid);
+}
+
+/* Whether block `ulid` is listed as a source of another loaded block: then
+ * a compaction finished writing its replacement and crashed before
+ * deleting it. */
+static bool replaced(const struct tsdb *db, const char *ulid)
+{
+    for (size_t i = 0; i < db->n_blocks; i++) {
+        const struct tsdb_block_meta *m = tsdb_block_meta(db->blocks[i]);
+        if (strcmp(m->ulid, ulid) == 0)
+            continue;
+        for (size_t j = 0; j < m->n_sources; j++)
+            if (strcmp(m->sources[j], ulid) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Load every block directory; set damaged ones aside (renamed to
+ * NAME.damaged, with a log line) and remove leftovers of interrupted
+ * writes (*.tmp) and of interrupted compactions (replaced blocks). */
+static enum kb_status load_blocks(struct tsdb *db, struct kb_err *err)
+{
+    DIR *d = opendir(db->dir);
+    if (d == NULL)
+        return kb_errf(err, KB_ERR_IO, "%s: %s", db->dir, strerror(errno));
+    struct dirent *de;
+    bool ro = db->opts.read_only;
+    while ((de = readdir(d)) != NULL) {
+        char path[KB_PATH_MAX];
+        if (kb_path_join(path, db->dir, de->d_name, NULL) != KB_OK)
+            continue;
+        size_t len = strlen(de->d_name);
+        if (!ro && len == TSDB_ULID_LEN + 4 &&
+            strcmp(de->d_name + TSDB_ULID_LEN, ".tmp") == 0) {
+            kb_remove_all(path, NULL);
+            continue;
+        }
+        if (!is_ulid(de->d_name))
+            continue;
+        struct tsdb_block *b = NULL;
+        struct kb_err berr = {0};
+        if (tsdb_block_open(path, &b, &berr) != KB_OK) {
+            char aside[KB_PATH_MAX + 16];
+            snprintf(aside, sizeof(aside), "%s.damaged", path);
+            log_warn("tsdb", "damaged block set aside", "block", path, "err",
+                     berr.msg, NULL);
+            if (!ro && rename(path, aside) != 0)
+                log_warn("tsdb", "cannot rename damaged block", "block", path,
+                         "err", strerror(errno), NULL);
+            continue;
+        }
+        db->blocks = kb_grow(db->blocks, &db->cap_blocks, db->n_blocks + 1,
+                             sizeof(*db->blocks));
+        db->blocks[db->n_blocks++] = b;
+    }
+    closedir(d);
+    /* Drop blocks that a later block replaced. */
+    size_t w = 0;
+    for (size_t i = 0; i < db->n_blocks; i++) {
+        struct tsdb_block *b = db->blocks[i];
+        if (replaced(db, tsdb_block_meta(b)->ulid)) {
+            char path[KB_PATH_MAX];
+            snprintf(path, sizeof(path), "%s", tsdb_block_dir(b));
+            tsdb_block_close(b);
+            if (!ro)
+                kb_remove_all(path, NULL);
+            continue;
+        }
+        db->blocks[w++] = b;
+    }
+    db->n_blocks = w;
+    if (db->n_blocks > 1)
+        qsort(db->blocks, db->n_blocks, sizeof(*db->blocks), block_cmp);
+    return KB_OK;
+}
+
+/* The number N of the newest complete checkpoint (wal/checkpoint.N), or 0. */
+static uint32_t newest_checkpoint(const char *wal_dir)
+{
+    DIR *d = opendir(wal_dir);
+    if (d == NULL)
+        return 0;
+    uint32_t best = 0;
+    struct dirent *de;
+    size_t plen = strlen(TSDB_CHECKPOINT_PREFIX);
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, TSDB_CHECKPOINT_PREFIX, plen) != 0)
+            continue;
+        const char *num = de->d_name + plen;
+        if (strlen(num) != 8 || strspn(num, "0123456789") != 8)
+            continue; /* includes checkpoint.N.tmp */
+        uint32_t n = (uint32_t)strtoul(num, NULL, 10);
+        if (n > best)
+            best = n;
+    }
+    closedir(d);
+    return best;
+}
+
+/* Remove checkpoints other than `keep` (and unfinished ones). */
+void tsdb_db_remove_old_checkpoints(const char *wal_dir, uint32_t keep)
+{
+    DIR *d = opendir(wal_dir);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    char keep_name[64];
+    snprintf(keep_name, sizeof(keep_name), TSDB_CHECKPOINT_PREFIX "%08u", keep);
+    size_t plen = strlen(TSDB_CHECKPOINT_PREFIX);
+    while ((de = readdir(d)) != NULL) {
+        char path[KB_PATH_MAX];
+        if (strncmp(de->d_name, TSDB_CHECKPOINT_PREFIX, plen) == 0 &&
+            strcmp(de->d_name, keep_name) != 0 &&
+            kb_path_join(path, wal_dir, de->d_name, NULL) == KB_OK)
+            kb_remove_all(path, NULL);
+    }
+    closedir(d);
+}
+
+/* Replay the checkpoint (if any) and the WAL segments after it. */
+static enum kb_status replay_all(struct tsdb *db, const char *wal_dir,
+                                 uint32_t *checkpoint,
+                                 struct tsdb_wal_replay_stats *rs,
+                                 struct kb_err *err)
+{
+    struct replay r = {.db = db};
+    bool ro = db->opts.read_only;
+    enum kb_status st = KB_OK;
+    *checkpoint = newest_checkpoint(wal_dir);
+    if (*checkpoint) {
+        char name[64], path[KB_PATH_MAX];
+        snprintf(name, sizeof(name), TSDB_CHECKPOINT_PREFIX "%08u",
+                 *checkpoint);
+        if ((st = kb_path_join(path, wal_dir, name, err)) ||
+            (st = tsdb_wal_replay_from(path, 0, true, replay_record, &r, rs,
+                                       err)))
+            return st;
+        if (rs->damaged)
+            return kb_errf(err, KB_ERR_INVALID,
+                           "%s: checkpoint is damaged; move it aside to "
+                           "start from the segments alone",
+                           path);
+    }
+    uint64_t cp_records = rs->records;
+    st = tsdb_wal_replay_from(wal_dir, *checkpoint, ro, replay_record, &r, rs,
+                              err);
+    rs->records += cp_records;
+    return st;
+}
+
 enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
                          struct tsdb **out, struct kb_err *err)
 {
@@ -313,18 +472,20 @@ enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
     else
         tsdb_options_default(&db->opts);
     pthread_mutex_init(&db->writer, NULL);
+    pthread_mutex_init(&db->compactor, NULL);
     pthread_rwlock_init(&db->lock, NULL);
     db->head = tsdb_head_new();
-    char path[4096];
+    char path[KB_PATH_MAX], wal_dir[KB_PATH_MAX];
     struct stat sb;
     enum kb_status st = KB_OK;
     if (db->opts.read_only && stat(dir, &sb) != 0) {
         st = kb_errf(err, KB_ERR_IO, "%s: %s", dir, strerror(errno));
         goto fail;
     }
-    if ((st = make_dir(dir, err)))
+    if ((st = make_dir(dir, err)) ||
+        (st = kb_path_join(path, dir, "lock", err)) ||
+        (st = kb_path_join(wal_dir, dir, "wal", err)))
         goto fail;
-    snprintf(path, sizeof(path), "%s/lock", dir);
     db->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (db->lock_fd < 0) {
         st = kb_errf(err, KB_ERR_IO, "%s: %s", path, strerror(errno));
@@ -336,22 +497,39 @@ enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
                      "%s: database is in use by another process", dir);
         goto fail;
     }
-    snprintf(path, sizeof(path), "%s/wal", dir);
-    struct replay r = {.db = db};
+    if ((st = load_blocks(db, err)))
+        goto fail;
+    uint32_t checkpoint;
     struct tsdb_wal_replay_stats rs = {0};
-    st = db->opts.read_only
-             ? tsdb_wal_replay_readonly(path, replay_record, &r, &rs, err)
-             : tsdb_wal_replay(path, replay_record, &r, &rs, err);
-    if (st)
+    if ((st = replay_all(db, wal_dir, &checkpoint, &rs, err)))
         goto fail;
+    /* Data a block already holds (a crash between writing the block and
+     * checkpointing the head) is dropped from the head. */
+    int64_t covered = tsdb_db_blocks_maxt(db);
+    bool truncated = false;
+    if (covered != INT64_MIN && db->head->mint <= covered) {
+        truncated = true;
+        struct tsdb_head *h = tsdb_head_copy_after(db->head, covered);
+        tsdb_head_free(db->head);
+        db->head = h;
+    }
     mark_logged(db);
-    if (!db->opts.read_only && (st = tsdb_wal_open(path, NULL, &db->wal, err)))
-        goto fail;
+    if (!db->opts.read_only) {
+        if ((st = tsdb_wal_open(wal_dir, NULL, &db->wal, err)))
+            goto fail;
+        if (checkpoint) {
+            tsdb_wal_truncate(db->wal, checkpoint, NULL);
+            tsdb_db_remove_old_checkpoints(wal_dir, checkpoint);
+        }
+        /* A head rebuilt above has new ids: the WAL must say so. */
+        if (truncated && (st = tsdb_db_checkpoint(db, err)))
+            goto fail;
+    }
     log_msgf(LOG_LEVEL_INFO, "tsdb",
-             "opened %s: replayed %llu wal records, %zu series, %llu "
-             "profiles",
-             dir, (unsigned long long)rs.records, db->head->n_series,
-             (unsigned long long)db->head->n_profiles);
+             "opened %s: %zu blocks, replayed %llu wal records, %zu series, "
+             "%llu profiles in the head",
+             dir, db->n_blocks, (unsigned long long)rs.records,
+             db->head->n_series, (unsigned long long)db->head->n_profiles);
     *out = db;
     return KB_OK;
 fail:
@@ -365,9 +543,13 @@ enum kb_status tsdb_close(struct tsdb *db, struct kb_err *err)
         return KB_OK;
     enum kb_status st = tsdb_wal_close(db->wal, err);
     tsdb_head_free(db->head);
+    for (size_t i = 0; i < db->n_blocks; i++)
+        tsdb_block_close(db->blocks[i]);
+    free(db->blocks);
     if (db->lock_fd >= 0)
         close(db->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&db->writer);
+    pthread_mutex_destroy(&db->compactor);
     pthread_rwlock_destroy(&db->lock);
     free(db->dir);
     free(db);
@@ -522,7 +704,7 @@ enum kb_status tsdb_append_profile(struct tsdb_appender *a,
         return st;
     a->profiles = kb_grow(a->profiles, &a->cap_profiles, a->n_profiles + 1,
                           sizeof(*a->profiles));
-    struct pending_profile *pp = &a->profiles[a->n_profiles++];
+    struct tsdb_pending_profile *pp = &a->profiles[a->n_profiles++];
     pp->ref = s->ref;
     pp->t = t_ms;
     pp->duration = duration_ns;
@@ -550,7 +732,7 @@ enum kb_status tsdb_append_float(struct tsdb_appender *a,
         return st;
     a->floats =
         kb_grow(a->floats, &a->cap_floats, a->n_floats + 1, sizeof(*a->floats));
-    a->floats[a->n_floats++] = (struct pending_float){s->ref, t_ms, v};
+    a->floats[a->n_floats++] = (struct tsdb_pending_float){s->ref, t_ms, v};
     return KB_OK;
 }
 
@@ -562,8 +744,9 @@ enum kb_status tsdb_appender_commit(struct tsdb_appender *a, struct kb_err *err)
     /* Only this writer changes the head's tables, so reading them here
      * without the lock is safe. */
     tsdb_symspace_encode(&db->head->sym, &db->logged_sym, &rec);
-    encode_series(db, &rec);
-    encode_data(a, &rec);
+    tsdb_db_encode_series(db->head, db->logged_series, &rec);
+    tsdb_db_encode_data(a->profiles, a->n_profiles, a->floats, a->n_floats,
+                        &rec);
     enum kb_status st = KB_OK;
     if (db->wal == NULL) {
         st = kb_errf(err, KB_ERR_USAGE, "%s: database opened read-only",
@@ -577,7 +760,7 @@ enum kb_status tsdb_appender_commit(struct tsdb_appender *a, struct kb_err *err)
                      TSDB_WAL_MAX_RECORD);
         goto done;
     }
-    if ((st = tsdb_wal_append(db->wal, REC_BATCH, rec.data, rec.len, err)))
+    if ((st = tsdb_wal_append(db->wal, TSDB_REC_BATCH, rec.data, rec.len, err)))
         goto done;
     if ((st = tsdb_wal_sync(db->wal, err)))
         goto done;
@@ -585,7 +768,7 @@ enum kb_status tsdb_appender_commit(struct tsdb_appender *a, struct kb_err *err)
     mark_logged(db);
     pthread_rwlock_wrlock(&db->lock);
     for (size_t i = 0; i < a->n_profiles; i++) {
-        struct pending_profile *p = &a->profiles[i];
+        struct tsdb_pending_profile *p = &a->profiles[i];
         tsdb_head_add_profile(db->head,
                               tsdb_head_series_by_ref(db->head, p->ref), p->t,
                               p->duration, p->n, p->stacks, p->values);
@@ -602,32 +785,94 @@ done:
     return st;
 }
 
-/* ---- Stats -------------------------------------------------------------- */
+/* ---- Stats and blocks --------------------------------------------------- */
+
+size_t tsdb_blocks(struct tsdb *db, struct tsdb_block_info **out)
+{
+    pthread_rwlock_rdlock(&db->lock);
+    size_t n = db->n_blocks;
+    struct tsdb_block_info *info = kb_calloc(n + 1, sizeof(*info));
+    for (size_t i = 0; i < n; i++) {
+        const struct tsdb_block_meta *m = tsdb_block_meta(db->blocks[i]);
+        snprintf(info[i].ulid, sizeof(info[i].ulid), "%s", m->ulid);
+        info[i].mint = m->mint;
+        info[i].maxt = m->maxt;
+        info[i].series = m->series;
+        info[i].profiles = m->profiles;
+        info[i].float_samples = m->float_samples;
+        info[i].bytes = m->bytes;
+        info[i].level = m->level;
+    }
+    pthread_rwlock_unlock(&db->lock);
+    *out = info;
+    return n;
+}
+
+/* Count a series once however many blocks (and the head) hold it. */
+static void count_series(struct hmap *seen, const struct labels *ls,
+                         enum tsdb_series_kind kind, struct tsdb_stats *st)
+{
+    struct buf key;
+    buf_init(&key, BUF_NO_LIMIT);
+    labels_format(ls, &key);
+    bool found;
+    hmap_put(seen, key.data, key.len, &found);
+    buf_free(&key);
+    if (found)
+        return;
+    st->series++;
+    if (kind == TSDB_PROFILES)
+        st->profile_series++;
+    else
+        st->float_series++;
+}
 
 void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
 {
     memset(st, 0, sizeof(*st));
+    struct hmap *seen = hmap_new(0);
     pthread_rwlock_rdlock(&db->lock);
     struct tsdb_head *h = db->head;
-    st->series = h->n_series;
-    for (size_t i = 0; i < h->n_series; i++) {
-        if (h->series[i]->kind == TSDB_PROFILES)
-            st->profile_series++;
-        else
-            st->float_series++;
-    }
+    for (size_t i = 0; i < h->n_series; i++)
+        count_series(seen, h->series[i]->labels, h->series[i]->kind, st);
     st->profiles = h->n_profiles;
     st->float_samples = h->n_floats;
     st->pairs = h->n_pairs;
-    st->strings = h->sym.symbols->n_strings;
-    st->mappings = h->sym.symbols->n_mappings;
-    st->functions = h->sym.symbols->n_functions;
-    st->locations = h->sym.symbols->n_locations;
-    st->stack_nodes = tsdb_stacks_count(h->sym.stacks);
+    const struct tsdb_symspace **spaces =
+        kb_calloc(1 + db->n_blocks, sizeof(*spaces));
+    spaces[0] = &h->sym;
     st->mint = h->mint;
     st->maxt = h->maxt;
+    for (size_t b = 0; b < db->n_blocks; b++) {
+        const struct tsdb_block *blk = db->blocks[b];
+        const struct tsdb_block_meta *m = tsdb_block_meta(blk);
+        for (size_t i = 0; i < tsdb_block_series_count(blk); i++)
+            count_series(seen, tsdb_block_series_labels(blk, i),
+                         tsdb_block_series_kind(blk, i), st);
+        st->profiles += m->profiles;
+        st->float_samples += m->float_samples;
+        st->pairs += m->pairs;
+        st->block_bytes += m->bytes;
+        st->blocks++;
+        spaces[1 + b] = tsdb_block_symspace(blk);
+        if (m->mint < st->mint)
+            st->mint = m->mint;
+        if (m->maxt > st->maxt)
+            st->maxt = m->maxt;
+    }
+    /* Symbols: the largest space (each source dedups its own). */
+    for (size_t i = 0; i <= db->n_blocks; i++) {
+        const struct pprof_profile *p = spaces[i]->symbols;
+        st->strings += p->n_strings;
+        st->mappings += p->n_mappings;
+        st->functions += p->n_functions;
+        st->locations += p->n_locations;
+        st->stack_nodes += tsdb_stacks_count(spaces[i]->stacks);
+    }
     st->wal_bytes = db->wal_bytes;
     pthread_rwlock_unlock(&db->lock);
+    free(spaces);
+    hmap_free(seen);
 }
 
 /* ---- For querier.c ------------------------------------------------------ */

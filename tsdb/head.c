@@ -195,3 +195,70 @@ void tsdb_head_add_float(struct tsdb_head *h, struct tsdb_head_series *s,
     h->n_floats++;
     head_time(h, t);
 }
+
+struct tsdb_head *tsdb_head_copy_after(const struct tsdb_head *h, int64_t after)
+{
+    struct tsdb_head *n = tsdb_head_new();
+    struct tsdb_stack_mapper m = {0};
+    tsdb_stack_mapper_begin(&m, &n->sym, &h->sym);
+    for (size_t i = 0; i < h->n_series; i++) {
+        const struct tsdb_head_series *s = h->series[i];
+        struct tsdb_head_series *c = NULL;
+        for (size_t k = 0; k < s->n_profiles; k++) {
+            const struct tsdb_profile_view *p = &s->profiles[k];
+            if (p->t_ms <= after)
+                continue;
+            if (c == NULL)
+                c = tsdb_head_create(n, s->labels, s->kind, s->period);
+            int64_t *values;
+            uint32_t *stacks = tsdb_head_pairs_alloc(p->n, &values);
+            /* Mapping keeps each profile's stack ids distinct; re-sort them
+             * since new ids come in a different order. */
+            for (size_t j = 0; j < p->n; j++) {
+                stacks[j] = tsdb_stack_mapper_map(&m, p->stacks[j]);
+                values[j] = p->values[j];
+            }
+            tsdb_head_sort_pairs(stacks, values, p->n);
+            tsdb_head_add_profile(n, c, p->t_ms, p->duration_ns, p->n, stacks,
+                                  values);
+        }
+        for (size_t k = 0; k < s->n_floats; k++) {
+            if (s->ft[k] <= after)
+                continue;
+            if (c == NULL)
+                c = tsdb_head_create(n, s->labels, s->kind, s->period);
+            tsdb_head_add_float(n, c, s->ft[k], s->fv[k]);
+        }
+    }
+    tsdb_stack_mapper_free(&m);
+    return n;
+}
+
+struct sort_pair {
+    uint32_t stack;
+    int64_t value;
+};
+
+static int sort_pair_cmp(const void *a, const void *b)
+{
+    const struct sort_pair *x = a, *y = b;
+    return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+void tsdb_head_sort_pairs(uint32_t *stacks, int64_t *values, size_t n)
+{
+    size_t i = 1;
+    while (i < n && stacks[i - 1] < stacks[i])
+        i++;
+    if (i >= n)
+        return; /* already sorted: the common case */
+    struct sort_pair *p = kb_malloc(n * sizeof(*p));
+    for (i = 0; i < n; i++)
+        p[i] = (struct sort_pair){stacks[i], values[i]};
+    qsort(p, n, sizeof(*p), sort_pair_cmp);
+    for (i = 0; i < n; i++) {
+        stacks[i] = p[i].stack;
+        values[i] = p[i].value;
+    }
+    free(p);
+}

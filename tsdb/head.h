@@ -68,6 +68,16 @@ void tsdb_head_add_float(struct tsdb_head *h, struct tsdb_head_series *s,
  * (aligned); free with free(stacks). */
 uint32_t *tsdb_head_pairs_alloc(size_t n, int64_t **values);
 
+/* A new head holding the data of `h` newer than `after` (ms), in a fresh
+ * symbol space with only the symbols and stacks that data uses; series
+ * without such data are left out, so refs are renumbered. `h` is only
+ * read. Used after the head's oldest part was written to a block. */
+struct tsdb_head *tsdb_head_copy_after(const struct tsdb_head *h,
+                                       int64_t after);
+
+/* Sort parallel (stack, value) arrays by stack id. */
+void tsdb_head_sort_pairs(uint32_t *stacks, int64_t *values, size_t n);
+
 /* db.c's head and read/write lock, for querier.c. */
 struct tsdb_head *tsdb_db_head(struct tsdb *db);
 pthread_rwlock_t *tsdb_db_lock(struct tsdb *db);

@@ -2,7 +2,9 @@
 noinst_LIBRARIES += tsdb/libkilntsdb.a
 tsdb_libkilntsdb_a_SOURCES = \
 	tsdb/tsdb.h \
-	tsdb/db.c \
+	tsdb/block.c tsdb/block.h \
+	tsdb/compact.c \
+	tsdb/db.c tsdb/db.h \
 	tsdb/enc.c tsdb/enc.h \
 	tsdb/head.c tsdb/head.h \
 	tsdb/querier.c \
@@ -11,10 +13,11 @@ tsdb_libkilntsdb_a_SOURCES = \
 	tsdb/symspace.c tsdb/symspace.h \
 	tsdb/typeid.c \
 	tsdb/wal.c tsdb/wal.h
-tsdb_libkilntsdb_a_CFLAGS = $(KILN_CFLAGS) $(PCRE2_CFLAGS)
+tsdb_libkilntsdb_a_CFLAGS = $(KILN_CFLAGS) $(PCRE2_CFLAGS) $(ZSTD_CFLAGS) \
+	$(JANSSON_CFLAGS) $(ZLIB_CFLAGS)
 
 # Link line for everything that uses the database.
-KILN_TSDB_LIBS = tsdb/libkilntsdb.a $(KILN_PPROF_LIBS) -lpthread
+KILN_TSDB_LIBS = tsdb/libkilntsdb.a $(KILN_PPROF_LIBS) $(ZSTD_LIBS) -lpthread
 
 check_PROGRAMS += tests/unit/test_tsdb
 tests_unit_test_tsdb_LDADD = $(KILN_TSDB_LIBS)

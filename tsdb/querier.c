@@ -2,11 +2,20 @@
  * merge profiles.
  *
  * Design. A querier is a read-only view over [mint, maxt] that holds the
- * database's read lock from open to close, so everything it hands out
- * (label sets, profile views pointing into the head) stays valid and
- * unchanged until close. Selecting is a scan of the head's series with the
- * matchers (the head is in memory and label matching is cheap next to
- * reading profiles; blocks bring postings indexes).
+ * database's read lock from open to close, so the head and the block list
+ * cannot change under it, and everything it hands out (label sets, profile
+ * views) stays valid until close.
+ *
+ * Sources. Data comes from several sources, each with its own symbol
+ * space: source 0 is the head, source i+1 the i-th block (oldest first).
+ * One series may have data in several sources; the querier's series are
+ * the union, keyed by label set, each with its parts (source, index). A
+ * series' data is read when first asked for: block chunks are decoded into
+ * memory the querier owns, head data is referenced in place; every view
+ * carries its source so its stack ids can be interpreted.
+ *
+ * Selecting scans each source's series with the matchers, using a block's
+ * postings for the first equality matcher to skip most of its series.
  *
  * Merging is where the stack tree pays off: the values of every selected
  * profile are added into one array indexed by stack id, with no hashing,
@@ -20,14 +29,40 @@
 
 #include "base/alloc.h"
 #include "base/labels.h"
+#include "base/log.h"
 #include "base/regex.h"
+#include "base/hmap.h"
+#include "tsdb/db.h"
 #include "tsdb/head.h"
 #include "tsdb/tsdb.h"
 
+struct qpart {
+    uint32_t source; /* 0 = head, i + 1 = block i */
+    size_t index;    /* head ref, or series number in the block */
+};
+
+struct qseries {
+    struct labels *labels; /* a copy */
+    enum tsdb_series_kind kind;
+    int64_t period;
+    struct qpart *parts;
+    size_t n_parts, cap_parts;
+    bool loaded;
+    struct tsdb_profile_view *views;
+    size_t n_views;
+    int64_t *ft;
+    double *fv;
+    size_t n_floats;
+};
+
 struct tsdb_querier {
     struct tsdb *db;
-    struct tsdb_head *h;
     int64_t mint, maxt;
+    struct qseries *series;
+    size_t n_series, cap_series;
+    struct hmap *by_labels; /* labels text -> index + 1 */
+    void **mems;            /* decoded block chunks, freed at close */
+    size_t n_mems, cap_mems;
 };
 
 struct tsdb_querier *tsdb_querier_open(struct tsdb *db, int64_t mint,
@@ -37,8 +72,8 @@ struct tsdb_querier *tsdb_querier_open(struct tsdb *db, int64_t mint,
     q->db = db;
     q->mint = mint;
     q->maxt = maxt;
-    pthread_rwlock_rdlock(tsdb_db_lock(db));
-    q->h = tsdb_db_head(db);
+    q->by_labels = hmap_new(0);
+    pthread_rwlock_rdlock(&db->lock);
     return q;
 }
 
@@ -46,8 +81,29 @@ void tsdb_querier_close(struct tsdb_querier *q)
 {
     if (q == NULL)
         return;
-    pthread_rwlock_unlock(tsdb_db_lock(q->db));
+    pthread_rwlock_unlock(&q->db->lock);
+    for (size_t i = 0; i < q->n_series; i++) {
+        struct qseries *s = &q->series[i];
+        labels_free(s->labels);
+        free(s->parts);
+        free(s->views);
+        free(s->ft);
+        free(s->fv);
+    }
+    free(q->series);
+    for (size_t i = 0; i < q->n_mems; i++)
+        free(q->mems[i]);
+    free(q->mems);
+    hmap_free(q->by_labels);
     free(q);
+}
+
+/* The symbol space of a source. */
+static const struct tsdb_symspace *source_space(const struct tsdb_querier *q,
+                                                uint32_t source)
+{
+    return source == 0 ? &q->db->head->sym
+                       : tsdb_block_symspace(q->db->blocks[source - 1]);
 }
 
 /* ---- Matchers ----------------------------------------------------------- */
@@ -103,89 +159,90 @@ static bool matcher_matches(const struct tsdb_matcher *m,
     return false;
 }
 
-/* ---- Selecting and reading ---------------------------------------------- */
+/* ---- Selecting ---------------------------------------------------------- */
 
-/* The index range [*lo, *hi) of times in sorted `t` (stride `stride`
- * bytes, t at the start of each element) within [mint, maxt]. */
-static void time_range(const void *base, size_t n, size_t stride, int64_t mint,
-                       int64_t maxt, size_t *lo, size_t *hi)
+static bool matches_all(const struct tsdb_matcher *ms, size_t n,
+                        const struct labels *ls)
 {
-    const uint8_t *p = base;
-    size_t a = 0, b = n;
-    while (a < b) { /* first t >= mint */
-        size_t mid = a + (b - a) / 2;
-        int64_t t;
-        memcpy(&t, p + mid * stride, sizeof(t));
-        if (t < mint)
-            a = mid + 1;
-        else
-            b = mid;
+    for (size_t j = 0; j < n; j++)
+        if (!matcher_matches(&ms[j], ls))
+            return false;
+    return true;
+}
+
+/* Whether a head series has data in the querier's range. */
+static bool head_overlaps(const struct tsdb_querier *q,
+                          const struct tsdb_head_series *s)
+{
+    for (size_t k = s->n_profiles; k-- > 0;) {
+        if (s->profiles[k].t_ms < q->mint)
+            break;
+        if (s->profiles[k].t_ms <= q->maxt)
+            return true;
     }
-    *lo = a;
-    b = n;
-    while (a < b) { /* first t > maxt */
-        size_t mid = a + (b - a) / 2;
-        int64_t t;
-        memcpy(&t, p + mid * stride, sizeof(t));
-        if (t <= maxt)
-            a = mid + 1;
-        else
-            b = mid;
+    for (size_t k = s->n_floats; k-- > 0;) {
+        if (s->ft[k] < q->mint)
+            break;
+        if (s->ft[k] <= q->maxt)
+            return true;
     }
-    *hi = a;
+    return false;
 }
 
-const struct tsdb_profile_view *tsdb_querier_profiles(struct tsdb_querier *q,
-                                                      uint64_t ref, size_t *n)
+/* Record that the series `ls` has a part in (source, index); returns the
+ * querier series' index. */
+static size_t add_part(struct tsdb_querier *q, const struct labels *ls,
+                       enum tsdb_series_kind kind, int64_t period,
+                       uint32_t source, size_t index)
 {
-    struct tsdb_head_series *s = tsdb_head_series_by_ref(q->h, ref);
-    *n = 0;
-    if (s == NULL || s->kind != TSDB_PROFILES)
-        return NULL;
-    size_t lo, hi;
-    time_range(s->profiles, s->n_profiles, sizeof(*s->profiles), q->mint,
-               q->maxt, &lo, &hi);
-    *n = hi - lo;
-    return s->profiles + lo;
-}
-
-void tsdb_querier_floats(struct tsdb_querier *q, uint64_t ref,
-                         const int64_t **t, const double **v, size_t *n)
-{
-    struct tsdb_head_series *s = tsdb_head_series_by_ref(q->h, ref);
-    *n = 0;
-    *t = NULL;
-    *v = NULL;
-    if (s == NULL || s->kind != TSDB_FLOATS)
-        return;
-    size_t lo, hi;
-    time_range(s->ft, s->n_floats, sizeof(*s->ft), q->mint, q->maxt, &lo, &hi);
-    *n = hi - lo;
-    *t = s->ft + lo;
-    *v = s->fv + lo;
-}
-
-static bool has_data(struct tsdb_querier *q, uint64_t ref)
-{
-    size_t n;
-    const int64_t *t;
-    const double *v;
-    if (tsdb_querier_kind(q, ref) == TSDB_PROFILES) {
-        tsdb_querier_profiles(q, ref, &n);
-        return n > 0;
+    struct buf key;
+    buf_init(&key, BUF_NO_LIMIT);
+    labels_format(ls, &key);
+    bool found;
+    uint64_t *v = hmap_put(q->by_labels, key.data, key.len, &found);
+    buf_free(&key);
+    if (!found) {
+        q->series = kb_grow(q->series, &q->cap_series, q->n_series + 1,
+                            sizeof(*q->series));
+        struct qseries *s = &q->series[q->n_series];
+        memset(s, 0, sizeof(*s));
+        s->labels = labels_dup(ls);
+        s->kind = kind;
+        s->period = period;
+        *v = ++q->n_series;
     }
-    tsdb_querier_floats(q, ref, &t, &v, &n);
-    return n > 0;
+    struct qseries *s = &q->series[*v - 1];
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (s->parts[i].source == source && s->parts[i].index == index)
+            return *v - 1;
+    if (period > s->period)
+        s->period = period;
+    s->parts =
+        kb_grow(s->parts, &s->cap_parts, s->n_parts + 1, sizeof(*s->parts));
+    s->parts[s->n_parts++] = (struct qpart){source, index};
+    return *v - 1;
 }
 
-/* qsort has no context argument: the head being sorted is passed here. */
-static _Thread_local struct tsdb_head *sort_head;
+/* The postings of the first equality matcher with a value, or NULL to scan
+ * every series of the block. */
+static const uint32_t *block_candidates(const struct tsdb_block *b,
+                                        const struct tsdb_matcher *ms, size_t n,
+                                        size_t *count)
+{
+    for (size_t j = 0; j < n; j++)
+        if (ms[j].type == TSDB_MATCH_EQ && ms[j].value[0] != '\0')
+            return tsdb_block_postings(b, ms[j].name, ms[j].value, count);
+    *count = tsdb_block_series_count(b);
+    return NULL;
+}
+
+static struct tsdb_querier *sort_q;
 
 static int ref_cmp(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return labels_compare(sort_head->series[x - 1]->labels,
-                          sort_head->series[y - 1]->labels);
+    return labels_compare(sort_q->series[x - 1].labels,
+                          sort_q->series[y - 1].labels);
 }
 
 enum kb_status tsdb_querier_select(struct tsdb_querier *q,
@@ -193,19 +250,50 @@ enum kb_status tsdb_querier_select(struct tsdb_querier *q,
                                    uint64_t **refs, size_t *n_refs,
                                    struct kb_err *err)
 {
-    size_t cap = 0, count = 0;
+    struct tsdb *db = q->db;
+    bool *picked = NULL;
+    size_t cap_picked = 0;
+    /* Blocks, oldest first, then the head: parts come in time order. */
+    for (size_t b = 0; b < db->n_blocks; b++) {
+        const struct tsdb_block *blk = db->blocks[b];
+        const struct tsdb_block_meta *m = tsdb_block_meta(blk);
+        if (m->maxt < q->mint || m->mint > q->maxt)
+            continue;
+        size_t count;
+        const uint32_t *cand = block_candidates(blk, ms, n, &count);
+        for (size_t c = 0; c < count; c++) {
+            size_t i = cand ? cand[c] : c;
+            const struct labels *ls = tsdb_block_series_labels(blk, i);
+            if (!tsdb_block_series_overlaps(blk, i, q->mint, q->maxt) ||
+                !matches_all(ms, n, ls))
+                continue;
+            size_t qi = add_part(q, ls, tsdb_block_series_kind(blk, i),
+                                 tsdb_block_series_period(blk, i),
+                                 (uint32_t)(b + 1), i);
+            picked = kb_grow(picked, &cap_picked, q->n_series, sizeof(bool));
+            picked[qi] = true;
+        }
+    }
+    struct tsdb_head *h = db->head;
+    for (size_t i = 0; i < h->n_series; i++) {
+        const struct tsdb_head_series *s = h->series[i];
+        if (!matches_all(ms, n, s->labels) || !head_overlaps(q, s))
+            continue;
+        size_t qi = add_part(q, s->labels, s->kind, s->period, 0, s->ref);
+        picked = kb_grow(picked, &cap_picked, q->n_series, sizeof(bool));
+        picked[qi] = true;
+    }
+    /* `picked` may be shorter than n_series only in entries never set. */
     uint64_t *out = NULL;
-    for (size_t i = 0; i < q->h->n_series; i++) {
-        struct tsdb_head_series *s = q->h->series[i];
-        bool ok = true;
-        for (size_t j = 0; ok && j < n; j++)
-            ok = matcher_matches(&ms[j], s->labels);
-        if (!ok || !has_data(q, s->ref))
+    size_t count = 0, cap = 0;
+    for (size_t i = 0; i < q->n_series && i < cap_picked; i++) {
+        if (!picked[i])
             continue;
         out = kb_grow(out, &cap, count + 1, sizeof(*out));
-        out[count++] = s->ref;
+        out[count++] = i + 1;
     }
-    sort_head = q->h;
+    free(picked);
+    sort_q = q;
     if (count > 1)
         qsort(out, count, sizeof(*out), ref_cmp);
     *refs = out;
@@ -215,14 +303,123 @@ enum kb_status tsdb_querier_select(struct tsdb_querier *q,
 
 const struct labels *tsdb_querier_labels(struct tsdb_querier *q, uint64_t ref)
 {
-    struct tsdb_head_series *s = tsdb_head_series_by_ref(q->h, ref);
-    return s ? s->labels : NULL;
+    return ref >= 1 && ref <= q->n_series ? q->series[ref - 1].labels : NULL;
 }
 
 enum tsdb_series_kind tsdb_querier_kind(struct tsdb_querier *q, uint64_t ref)
 {
-    struct tsdb_head_series *s = tsdb_head_series_by_ref(q->h, ref);
-    return s ? s->kind : 0;
+    return ref >= 1 && ref <= q->n_series ? q->series[ref - 1].kind : 0;
+}
+
+/* ---- Reading ------------------------------------------------------------ */
+
+static void keep_mem(struct tsdb_querier *q, void *mem)
+{
+    q->mems = kb_grow(q->mems, &q->cap_mems, q->n_mems + 1, sizeof(*q->mems));
+    q->mems[q->n_mems++] = mem;
+}
+
+static void add_view(struct qseries *s, size_t *cap,
+                     const struct tsdb_profile_view *v, uint32_t source)
+{
+    s->views = kb_grow(s->views, cap, s->n_views + 1, sizeof(*s->views));
+    s->views[s->n_views] = *v;
+    s->views[s->n_views++].source = source;
+}
+
+static void add_float(struct qseries *s, size_t *cap, int64_t t, double v)
+{
+    size_t old = *cap;
+    s->ft = kb_grow(s->ft, cap, s->n_floats + 1, sizeof(*s->ft));
+    if (old != *cap)
+        s->fv = kb_reallocarray(s->fv, *cap, sizeof(*s->fv));
+    s->ft[s->n_floats] = t;
+    s->fv[s->n_floats++] = v;
+}
+
+/* Read every part of a series within the range. A damaged block chunk is
+ * reported and that part skipped (the rest of the query still answers). */
+static enum kb_status load(struct tsdb_querier *q, struct qseries *s,
+                           struct kb_err *err)
+{
+    if (s->loaded)
+        return KB_OK;
+    s->loaded = true;
+    size_t cap_v = 0, cap_f = 0;
+    enum kb_status st = KB_OK;
+    for (size_t p = 0; p < s->n_parts; p++) {
+        const struct qpart *part = &s->parts[p];
+        if (part->source == 0) {
+            const struct tsdb_head_series *hs =
+                tsdb_head_series_by_ref(q->db->head, part->index);
+            for (size_t k = 0; k < hs->n_profiles; k++)
+                if (hs->profiles[k].t_ms >= q->mint &&
+                    hs->profiles[k].t_ms <= q->maxt)
+                    add_view(s, &cap_v, &hs->profiles[k], 0);
+            for (size_t k = 0; k < hs->n_floats; k++)
+                if (hs->ft[k] >= q->mint && hs->ft[k] <= q->maxt)
+                    add_float(s, &cap_f, hs->ft[k], hs->fv[k]);
+            continue;
+        }
+        const struct tsdb_block *b = q->db->blocks[part->source - 1];
+        enum kb_status pst;
+        if (s->kind == TSDB_PROFILES) {
+            struct tsdb_profile_view *v;
+            size_t n;
+            void *mem;
+            pst = tsdb_block_read_profiles(b, part->index, &v, &n, &mem, err);
+            if (pst == KB_OK) {
+                keep_mem(q, mem);
+                for (size_t k = 0; k < n; k++)
+                    if (v[k].t_ms >= q->mint && v[k].t_ms <= q->maxt)
+                        add_view(s, &cap_v, &v[k], part->source);
+            }
+        } else {
+            int64_t *t;
+            double *v;
+            size_t n;
+            pst = tsdb_block_read_floats(b, part->index, &t, &v, &n, err);
+            for (size_t k = 0; pst == KB_OK && k < n; k++)
+                if (t[k] >= q->mint && t[k] <= q->maxt)
+                    add_float(s, &cap_f, t[k], v[k]);
+            free(t);
+            free(v);
+        }
+        if (pst != KB_OK) {
+            log_warn("tsdb", "skipping damaged data", "err",
+                     err ? err->msg : "", NULL);
+            st = pst;
+        }
+    }
+    return st;
+}
+
+const struct tsdb_profile_view *tsdb_querier_profiles(struct tsdb_querier *q,
+                                                      uint64_t ref, size_t *n)
+{
+    *n = 0;
+    if (ref == 0 || ref > q->n_series ||
+        q->series[ref - 1].kind != TSDB_PROFILES)
+        return NULL;
+    struct qseries *s = &q->series[ref - 1];
+    load(q, s, NULL);
+    *n = s->n_views;
+    return s->views;
+}
+
+void tsdb_querier_floats(struct tsdb_querier *q, uint64_t ref,
+                         const int64_t **t, const double **v, size_t *n)
+{
+    *n = 0;
+    *t = NULL;
+    *v = NULL;
+    if (ref == 0 || ref > q->n_series || q->series[ref - 1].kind != TSDB_FLOATS)
+        return;
+    struct qseries *s = &q->series[ref - 1];
+    load(q, s, NULL);
+    *n = s->n_floats;
+    *t = s->ft;
+    *v = s->fv;
 }
 
 /* ---- Merging ------------------------------------------------------------ */
@@ -277,6 +474,61 @@ static enum kb_status merge_header(struct tsdb_querier *q, const uint64_t *refs,
     return KB_OK;
 }
 
+/* Sum the values of one source's views into a profile (NULL if none). */
+static struct pprof_profile *merge_source(struct tsdb_querier *q,
+                                          const uint64_t *refs, size_t n_refs,
+                                          uint32_t source,
+                                          const struct pprof_profile *header)
+{
+    const struct tsdb_symspace *sp = source_space(q, source);
+    uint32_t n_nodes = tsdb_stacks_count(sp->stacks);
+    int64_t *totals = NULL;
+    struct pprof_profile *p = NULL;
+    for (size_t i = 0; i < n_refs; i++) {
+        size_t n;
+        const struct tsdb_profile_view *v =
+            tsdb_querier_profiles(q, refs[i], &n);
+        for (size_t k = 0; k < n; k++) {
+            if (v[k].source != source)
+                continue;
+            if (totals == NULL)
+                totals = kb_calloc(n_nodes, sizeof(*totals));
+            for (size_t j = 0; j < v[k].n; j++)
+                totals[v[k].stacks[j]] =
+                    (int64_t)((uint64_t)totals[v[k].stacks[j]] +
+                              (uint64_t)v[k].values[j]);
+        }
+    }
+    if (totals == NULL)
+        return NULL;
+    p = pprof_new();
+    pprof_add_sample_type(
+        p, pprof_intern_str(p, pprof_str(header, header->sample_types[0].type)),
+        pprof_intern_str(p, pprof_str(header, header->sample_types[0].unit)));
+    p->period_type.type =
+        pprof_intern_str(p, pprof_str(header, header->period_type.type));
+    p->period_type.unit =
+        pprof_intern_str(p, pprof_str(header, header->period_type.unit));
+    struct pprof_symtab *symtab = pprof_symtab_new(p);
+    pprof_symtab_begin(symtab, sp->symbols);
+    uint32_t *locs = NULL;
+    size_t cap = 0;
+    for (uint32_t node = 1; node < n_nodes; node++) {
+        if (totals[node] == 0)
+            continue;
+        size_t depth = tsdb_stacks_depth(sp->stacks, node);
+        locs = kb_grow(locs, &cap, depth + 1, sizeof(*locs));
+        tsdb_stacks_walk(sp->stacks, node, locs, depth);
+        for (size_t j = 0; j < depth; j++)
+            locs[j] = pprof_symtab_location(symtab, locs[j]);
+        pprof_add_sample(p, locs, (uint32_t)depth, &totals[node], NULL, 0);
+    }
+    free(locs);
+    free(totals);
+    pprof_symtab_free(symtab);
+    return p;
+}
+
 enum kb_status tsdb_querier_merge(struct tsdb_querier *q, const uint64_t *refs,
                                   size_t n_refs, struct pprof_profile **out,
                                   struct kb_err *err)
@@ -289,50 +541,53 @@ enum kb_status tsdb_querier_merge(struct tsdb_querier *q, const uint64_t *refs,
                            (unsigned long long)refs[i]);
     if (n_refs == 0)
         return KB_OK;
-    struct pprof_profile *p = pprof_new();
-    enum kb_status st = merge_header(q, refs, n_refs, p, err);
+    struct pprof_profile *header = pprof_new();
+    enum kb_status st = merge_header(q, refs, n_refs, header, err);
     if (st) {
-        pprof_free(p);
+        pprof_free(header);
         return st;
     }
-    uint32_t n_nodes = tsdb_stacks_count(q->h->sym.stacks);
-    int64_t *totals = kb_calloc(n_nodes, sizeof(*totals));
-    int64_t first_t = INT64_MAX;
+    /* Header fields over every view: earliest time, summed durations. */
+    int64_t first_t = INT64_MAX, duration = 0, period = 0;
     for (size_t i = 0; i < n_refs; i++) {
-        struct tsdb_head_series *s = tsdb_head_series_by_ref(q->h, refs[i]);
-        if (s->period > p->period)
-            p->period = s->period;
+        const struct qseries *s = &q->series[refs[i] - 1];
+        if (s->period > period)
+            period = s->period;
         size_t n;
         const struct tsdb_profile_view *v =
             tsdb_querier_profiles(q, refs[i], &n);
         for (size_t k = 0; k < n; k++) {
             if (v[k].t_ms < first_t)
                 first_t = v[k].t_ms;
-            p->duration_nanos += v[k].duration_ns;
-            for (size_t j = 0; j < v[k].n; j++)
-                totals[v[k].stacks[j]] =
-                    (int64_t)((uint64_t)totals[v[k].stacks[j]] +
-                              (uint64_t)v[k].values[j]);
+            duration += v[k].duration_ns;
         }
     }
-    p->time_nanos = first_t == INT64_MAX ? 0 : first_t * 1000000;
-    struct pprof_symtab *symtab = pprof_symtab_new(p);
-    pprof_symtab_begin(symtab, q->h->sym.symbols);
-    uint32_t *locs = NULL;
-    size_t cap = 0;
-    for (uint32_t node = 1; node < n_nodes; node++) {
-        if (totals[node] == 0)
+    struct pprof_merger *m = NULL;
+    struct pprof_profile *single = NULL;
+    for (uint32_t src = 0; src <= q->db->n_blocks; src++) {
+        struct pprof_profile *p = merge_source(q, refs, n_refs, src, header);
+        if (p == NULL)
             continue;
-        size_t depth = tsdb_stacks_depth(q->h->sym.stacks, node);
-        locs = kb_grow(locs, &cap, depth + 1, sizeof(*locs));
-        tsdb_stacks_walk(q->h->sym.stacks, node, locs, depth);
-        for (size_t j = 0; j < depth; j++)
-            locs[j] = pprof_symtab_location(symtab, locs[j]);
-        pprof_add_sample(p, locs, (uint32_t)depth, &totals[node], NULL, 0);
+        if (single == NULL && m == NULL) {
+            single = p;
+            continue;
+        }
+        if (m == NULL) {
+            m = pprof_merger_new();
+            pprof_merger_add(m, single, NULL);
+            pprof_free(single);
+            single = NULL;
+        }
+        pprof_merger_add(m, p, NULL);
+        pprof_free(p);
     }
-    free(locs);
-    free(totals);
-    pprof_symtab_free(symtab);
+    struct pprof_profile *p = m ? pprof_merger_finish(m) : single;
+    if (p == NULL) /* selected series with no profile in range */
+        p = header, header = NULL;
+    p->time_nanos = first_t == INT64_MAX ? 0 : first_t * 1000000;
+    p->duration_nanos = duration;
+    p->period = period;
+    pprof_free(header);
     *out = p;
     return KB_OK;
 }

@@ -159,7 +159,7 @@ static enum kb_status parse_braces(struct scanner *sc, struct tsdb_matcher **ms,
             break;
         }
         skip_space(sc);
-        enum tsdb_match_type type;
+        enum tsdb_match_type type = TSDB_MATCH_EQ;
         if ((st = scan_op(sc, &type)))
             break;
         skip_space(sc);

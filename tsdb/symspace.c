@@ -271,3 +271,36 @@ bool tsdb_symspace_decode(struct tsdb_symspace *s, struct tsdb_dec *d,
            decode_functions(s, d, why) && decode_locations(s, d, why) &&
            decode_stacks(s, d, why);
 }
+
+/* ---- Mapping stacks between spaces -------------------------------------- */
+
+void tsdb_stack_mapper_begin(struct tsdb_stack_mapper *m,
+                             struct tsdb_symspace *dst,
+                             const struct tsdb_symspace *src)
+{
+    m->dst = dst;
+    m->src = src;
+    pprof_symtab_begin(dst->symtab, src->symbols);
+    size_t n = tsdb_stacks_count(src->stacks);
+    m->map = kb_grow(m->map, &m->cap_map, n, sizeof(*m->map));
+    memset(m->map, 0xff, n * sizeof(*m->map));
+}
+
+uint32_t tsdb_stack_mapper_map(struct tsdb_stack_mapper *m, uint32_t id)
+{
+    if (m->map[id] != UINT32_MAX)
+        return m->map[id];
+    size_t depth = tsdb_stacks_depth(m->src->stacks, id);
+    m->locs = kb_grow(m->locs, &m->cap_locs, depth + 1, sizeof(*m->locs));
+    tsdb_stacks_walk(m->src->stacks, id, m->locs, depth);
+    for (size_t j = 0; j < depth; j++)
+        m->locs[j] = pprof_symtab_location(m->dst->symtab, m->locs[j]);
+    return m->map[id] = tsdb_stacks_insert(m->dst->stacks, m->locs, depth);
+}
+
+void tsdb_stack_mapper_free(struct tsdb_stack_mapper *m)
+{
+    free(m->map);
+    free(m->locs);
+    memset(m, 0, sizeof(*m));
+}

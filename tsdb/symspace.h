@@ -43,6 +43,26 @@ void tsdb_symspace_encode(const struct tsdb_symspace *s,
 bool tsdb_symspace_decode(struct tsdb_symspace *s, struct tsdb_dec *d,
                           const char **why);
 
+/* Re-expresses stack ids of one space (src) in another (dst), adding the
+ * symbols and stack nodes dst lacks; each src stack is mapped once. Used to
+ * write blocks, compact them and rebuild the head. */
+struct tsdb_stack_mapper {
+    struct tsdb_symspace *dst;
+    const struct tsdb_symspace *src;
+    uint32_t *map; /* src stack id -> dst stack id, UINT32_MAX unknown */
+    size_t cap_map;
+    uint32_t *locs;
+    size_t cap_locs;
+};
+
+/* Start mapping from `src` into `dst` (m must be zeroed the first time;
+ * it may be reused for another pair). */
+void tsdb_stack_mapper_begin(struct tsdb_stack_mapper *m,
+                             struct tsdb_symspace *dst,
+                             const struct tsdb_symspace *src);
+uint32_t tsdb_stack_mapper_map(struct tsdb_stack_mapper *m, uint32_t id);
+void tsdb_stack_mapper_free(struct tsdb_stack_mapper *m);
+
 /* Bytes held in memory (approximate, for stats). */
 size_t tsdb_symspace_bytes(const struct tsdb_symspace *s);
 

@@ -46,6 +46,10 @@ struct tsdb_options {
     size_t max_stack_depth;      /* locations per stack (1024) */
     int64_t out_of_order_window; /* ms a profile may be older than its
                                     series' newest one (0) */
+    int64_t block_range;         /* ms of data per head block (2h) */
+    int64_t max_block_range;     /* largest merged block, ms (31d) */
+    int64_t retention_time;      /* ms; blocks older are deleted (15d); 0 off */
+    uint64_t retention_size;     /* bytes of blocks+WAL kept (0 = no limit) */
     bool read_only;              /* replay only: share the lock with other
                                     readers, open no WAL segment, refuse
                                     commits (kilnctl tsdb list/stats/dump) */
@@ -126,6 +130,7 @@ enum tsdb_series_kind { TSDB_PROFILES = 1, TSDB_FLOATS = 2 };
 /* One stored profile as a querier returns it. `stacks` are stack ids of the
  * querier's symbol space (tsdb_querier_stack), sorted ascending. */
 struct tsdb_profile_view {
+    uint32_t source; /* which symbol space the stack ids belong to */
     int64_t t_ms;
     int64_t duration_ns;
     size_t n;
@@ -165,6 +170,24 @@ enum kb_status tsdb_querier_merge(struct tsdb_querier *q, const uint64_t *refs,
                                   size_t n_refs, struct pprof_profile **out,
                                   struct kb_err *err);
 
+/* Write the head's oldest data into blocks while it spans more than 1.5
+ * block ranges, merge finished blocks into longer ones, and apply
+ * retention. Call it periodically (the server does, kilnctl import does
+ * after importing). Appends wait while the head is cut; queries never. */
+enum kb_status tsdb_compact(struct tsdb *db, struct kb_err *err);
+
+/* ---- Blocks ------------------------------------------------------------- */
+
+struct tsdb_block_info {
+    char ulid[27];
+    int64_t mint, maxt; /* ms */
+    uint64_t series, profiles, float_samples, bytes;
+    int level;
+};
+
+/* The blocks, oldest first (*out is the caller's to free()). */
+size_t tsdb_blocks(struct tsdb *db, struct tsdb_block_info **out);
+
 /* ---- Stats -------------------------------------------------------------- */
 
 struct tsdb_stats {
@@ -173,9 +196,11 @@ struct tsdb_stats {
     uint64_t profiles;
     uint64_t float_samples;
     uint64_t pairs; /* (stack, value) pairs stored */
+    /* Symbols summed over the head and blocks (each deduplicates its own). */
     uint64_t strings, mappings, functions, locations, stack_nodes;
     int64_t mint, maxt; /* ms; mint > maxt when empty */
-    uint64_t wal_bytes;
+    uint64_t wal_bytes; /* WAL bytes written or replayed by this process */
+    uint64_t blocks, block_bytes;
 };
 
 void tsdb_stats(struct tsdb *db, struct tsdb_stats *st);

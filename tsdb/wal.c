@@ -802,9 +802,10 @@ static enum kb_status repair(int dirfd, const char *dir, const uint32_t *nums,
     return KB_OK;
 }
 
-/* tsdb_wal_replay and tsdb_wal_replay_readonly. */
-static enum kb_status replay_dir(const char *dir, tsdb_wal_record_fn fn,
-                                 void *ctx, bool read_only,
+/* tsdb_wal_replay, tsdb_wal_replay_readonly and tsdb_wal_replay_from. */
+static enum kb_status replay_dir(const char *dir, uint32_t min_segment,
+                                 tsdb_wal_record_fn fn, void *ctx,
+                                 bool read_only,
                                  struct tsdb_wal_replay_stats *stats,
                                  struct kb_err *err)
 {
@@ -826,6 +827,13 @@ static enum kb_status replay_dir(const char *dir, tsdb_wal_record_fn fn,
     enum kb_status st = list_segments(dirfd, dir, &nums, &n, err);
     if (st != KB_OK)
         goto done;
+    /* Segments before min_segment are covered by a checkpoint: skip them
+     * as if they were gone (the caller deletes them). */
+    size_t skip = 0;
+    while (skip < n && nums[skip] < min_segment)
+        skip++;
+    memmove(nums, nums + skip, (n - skip) * sizeof(*nums));
+    n -= skip;
     for (size_t i = 0; i < n && !d.found; i++) {
         if (i > 0 && nums[i] != nums[i - 1] + 1) {
             damage_at(&d, i, 0, "segment %08" PRIu32 " missing",
@@ -854,7 +862,7 @@ enum kb_status tsdb_wal_replay(const char *dir, tsdb_wal_record_fn fn,
                                void *ctx, struct tsdb_wal_replay_stats *stats,
                                struct kb_err *err)
 {
-    return replay_dir(dir, fn, ctx, false, stats, err);
+    return replay_dir(dir, 0, fn, ctx, false, stats, err);
 }
 
 enum kb_status tsdb_wal_replay_readonly(const char *dir, tsdb_wal_record_fn fn,
@@ -862,5 +870,14 @@ enum kb_status tsdb_wal_replay_readonly(const char *dir, tsdb_wal_record_fn fn,
                                         struct tsdb_wal_replay_stats *stats,
                                         struct kb_err *err)
 {
-    return replay_dir(dir, fn, ctx, true, stats, err);
+    return replay_dir(dir, 0, fn, ctx, true, stats, err);
+}
+
+enum kb_status tsdb_wal_replay_from(const char *dir, uint32_t min_segment,
+                                    bool read_only, tsdb_wal_record_fn fn,
+                                    void *ctx,
+                                    struct tsdb_wal_replay_stats *stats,
+                                    struct kb_err *err)
+{
+    return replay_dir(dir, min_segment, fn, ctx, read_only, stats, err);
 }

@@ -3,6 +3,7 @@
 #ifndef KILN_TSDB_WAL_H
 #define KILN_TSDB_WAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,5 +104,14 @@ enum kb_status tsdb_wal_replay_readonly(const char *dir, tsdb_wal_record_fn fn,
                                         void *ctx,
                                         struct tsdb_wal_replay_stats *stats,
                                         struct kb_err *err);
+
+/* tsdb_wal_replay (or, with read_only, tsdb_wal_replay_readonly) that
+ * ignores segments numbered below `min_segment`: they are covered by a
+ * checkpoint and about to be deleted. */
+enum kb_status tsdb_wal_replay_from(const char *dir, uint32_t min_segment,
+                                    bool read_only, tsdb_wal_record_fn fn,
+                                    void *ctx,
+                                    struct tsdb_wal_replay_stats *stats,
+                                    struct kb_err *err);
 
 #endif

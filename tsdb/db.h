@@ -1,0 +1,78 @@
+/* tsdb/db.h: the database struct and what db.c shares with compact.c and
+ * querier.c (internal to tsdb/). */
+#ifndef KILN_TSDB_DB_H
+#define KILN_TSDB_DB_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "tsdb/block.h"
+#include "tsdb/head.h"
+#include "tsdb/symspace.h"
+#include "tsdb/tsdb.h"
+#include "tsdb/wal.h"
+
+/* WAL record types (docs/format/head-records.md). */
+#define TSDB_REC_BATCH 1
+
+/* Locking. `writer` is held by the one appender (begin to commit) and by
+ * compaction while it rewrites the head; `lock` is taken for writing only
+ * to change the head or the block list in place, and for reading by
+ * queriers for their whole life. */
+struct tsdb {
+    char *dir;
+    struct tsdb_options opts;
+    struct tsdb_head *head;
+    struct tsdb_wal *wal;
+    int lock_fd;
+    pthread_mutex_t writer;
+    pthread_mutex_t compactor; /* one block merge / retention at a time */
+    pthread_rwlock_t lock;
+    /* What the WAL (and checkpoint) already hold: ids below these. */
+    struct tsdb_symspace_marks logged_sym;
+    size_t logged_series;
+    uint64_t wal_bytes;
+    /* Blocks on disk, sorted by mint. */
+    struct tsdb_block **blocks;
+    size_t n_blocks, cap_blocks;
+};
+
+/* A profile or float for a BATCH record: series ref in the head being
+ * encoded, and the data (not owned by these structs). */
+struct tsdb_pending_profile {
+    uint64_t ref;
+    int64_t t, duration;
+    size_t n;
+    uint32_t *stacks;
+    int64_t *values;
+};
+
+struct tsdb_pending_float {
+    uint64_t ref;
+    int64_t t;
+    double v;
+};
+
+/* Encode the series of `h` from index `from` on (BATCH record layout). */
+void tsdb_db_encode_series(const struct tsdb_head *h, size_t from,
+                           struct buf *b);
+/* Encode profiles and floats (BATCH record layout). */
+void tsdb_db_encode_data(const struct tsdb_pending_profile *pp, size_t np,
+                         const struct tsdb_pending_float *pf, size_t nf,
+                         struct buf *b);
+
+/* The newest maxt of the blocks, INT64_MIN when there are none. */
+int64_t tsdb_db_blocks_maxt(const struct tsdb *db);
+
+/* Checkpoints are WAL directories named wal/checkpoint.NNNNNNNN. */
+#define TSDB_CHECKPOINT_PREFIX "checkpoint."
+
+/* Write the whole head as a checkpoint and delete the WAL segments and
+ * checkpoints it replaces (compact.c). The caller holds `writer`. */
+enum kb_status tsdb_db_checkpoint(struct tsdb *db, struct kb_err *err);
+/* Remove every checkpoint in `wal_dir` but number `keep` (db.c). */
+void tsdb_db_remove_old_checkpoints(const char *wal_dir, uint32_t keep);
+
+#endif
