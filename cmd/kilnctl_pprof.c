@@ -259,6 +259,19 @@ static void put_top_labels(struct buf *o, const struct pprof_profile *p,
     }
 }
 
+/* `s` right-aligned in `width` characters, as Go's %10s: characters are
+ * runes (UTF-8 continuation bytes do not count), which matters only for
+ * sample units that are not ASCII. */
+static void put_padded(struct buf *o, const char *s, int width)
+{
+    int runes = 0;
+    for (const char *c = s; *c; c++)
+        runes += ((unsigned char)*c & 0xc0) != 0x80;
+    for (; runes < width; runes++)
+        buf_putc(o, ' ');
+    buf_puts(o, s);
+}
+
 static void put_top_text(struct buf *o, const struct pprof_profile *p,
                          const struct pprof_top *t,
                          const struct pprof_top_options *opt)
@@ -275,12 +288,12 @@ static void put_top_text(struct buf *o, const struct pprof_profile *p,
         char fp[PPROF_UNITS_LABEL_MAX], sp[PPROF_UNITS_LABEL_MAX];
         char cp[PPROF_UNITS_LABEL_MAX];
         sum = (int64_t)((uint64_t)sum + (uint64_t)r->flat);
-        buf_printf(o, "%10s %s %s %10s %s  %s%s\n",
-                   pprof_units_label(flat, r->flat, sunit, ounit),
-                   pprof_units_percent(fp, r->flat, t->total),
-                   pprof_units_percent(sp, sum, t->total),
-                   pprof_units_label(cum, r->cum, sunit, ounit),
-                   pprof_units_percent(cp, r->cum, t->total), r->name,
+        put_padded(o, pprof_units_label(flat, r->flat, sunit, ounit), 10);
+        buf_printf(o, " %s %s ", pprof_units_percent(fp, r->flat, t->total),
+                   pprof_units_percent(sp, sum, t->total));
+        put_padded(o, pprof_units_label(cum, r->cum, sunit, ounit), 10);
+        buf_printf(o, " %s  %s%s\n", pprof_units_percent(cp, r->cum, t->total),
+                   r->name,
                    r->inlined == PPROF_TOP_INLINED ? " (inline)"
                    : r->inlined == PPROF_TOP_PARTIAL_INLINE
                        ? " (partial-inline)"

@@ -12,8 +12,9 @@
 
 #include <stdint.h>
 
-/* Room for any label or percentage these functions write, NUL included. */
-#define PPROF_UNITS_LABEL_MAX 64
+/* Room for any label or percentage these functions write, NUL included (a
+ * unit name too long to fit is cut). */
+#define PPROF_UNITS_LABEL_MAX 128
 
 /* Convert `value`, measured in `from_unit`, to `to_unit`, and return it;
  * *unit (when not NULL) is set to the canonical name of the unit the result
