@@ -50,7 +50,12 @@ static const char import_usage[] =
     "  --profile=NAME      the first part of the type ID (process_cpu,\n"
     "                      memory, mutex, block, goroutine, ...); inferred\n"
     "                      from the period type when absent (Go's block\n"
-    "                      profiles need --profile=block)\n";
+    "                      profiles need --profile=block)\n"
+    "  --storage.block-range=DURATION   data per block (default 2h)\n"
+    "  --storage.retention.time=DURATION  delete older blocks (default 15d)\n"
+    "  --storage.retention.size=BYTES   keep at most this many bytes\n"
+    "\n"
+    "After importing, the head is compacted into blocks as the server does.\n";
 
 struct import_file {
     char *path;
@@ -172,11 +177,16 @@ int kilnctl_import_main(int argc, char **argv)
         {"storage.path", required_argument, NULL, 's'},
         {"labels", required_argument, NULL, 'l'},
         {"profile", required_argument, NULL, 'p'},
+        {"storage.block-range", required_argument, NULL, 'b'},
+        {"storage.retention.time", required_argument, NULL, 'r'},
+        {"storage.retention.size", required_argument, NULL, 'z'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = "kilnctl import", *dir = NULL, *labels_text = "{}";
     const char *profile = NULL;
+    struct tsdb_options topts;
+    tsdb_options_default(&topts);
     int c;
     kilnctl_getopt_reset();
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -190,6 +200,31 @@ int kilnctl_import_main(int argc, char **argv)
         case 'p':
             profile = optarg;
             break;
+        case 'b':
+        case 'r': {
+            struct kb_err derr = {0};
+            int64_t ms;
+            if (kb_duration_parse(optarg, strlen(optarg), &ms, &derr) ||
+                (c == 'b' && ms <= 0))
+                return kilnctl_usage_error(
+                    path, "%s: %s",
+                    c == 'b' ? "--storage.block-range"
+                             : "--storage.retention.time",
+                    derr.msg[0] ? derr.msg : "must be positive");
+            if (c == 'b')
+                topts.block_range = ms;
+            else
+                topts.retention_time = ms;
+            break;
+        }
+        case 'z': {
+            size_t bytes;
+            if (!kilnctl_parse_size(optarg, &bytes))
+                return kilnctl_usage_error(
+                    path, "--storage.retention.size: not a byte count");
+            topts.retention_size = bytes;
+            break;
+        }
         case 'h':
             fputs(import_usage, stdout);
             return KILNCTL_EXIT_OK;
@@ -216,7 +251,7 @@ int kilnctl_import_main(int argc, char **argv)
         rc = collect(argv[i], &files, &n, &cap);
     if (rc == KILNCTL_EXIT_OK && n > 1)
         qsort(files, n, sizeof(*files), file_cmp);
-    if (rc == KILNCTL_EXIT_OK && tsdb_open(dir, NULL, &db, &err) != KB_OK)
+    if (rc == KILNCTL_EXIT_OK && tsdb_open(dir, &topts, &db, &err) != KB_OK)
         rc = kilnctl_fail("%s", err.msg);
     for (size_t i = 0; rc == KILNCTL_EXIT_OK && i < n; i++) {
         rc = import_one(db, files[i].path, base, profile, &stored);
@@ -226,6 +261,8 @@ int kilnctl_import_main(int argc, char **argv)
             fprintf(stderr, "kilnctl: the %zu file(s) before it are imported\n",
                     done);
     }
+    if (rc == KILNCTL_EXIT_OK && tsdb_compact(db, &err) != KB_OK)
+        rc = kilnctl_fail("%s: compaction: %s", dir, err.msg);
     if (rc == KILNCTL_EXIT_OK)
         printf("imported %zu profiles from %zu files into %s\n", stored, done,
                dir);
@@ -310,10 +347,48 @@ static int parse_dir_format(const char *path, const char *usage, int argc,
 static const char list_usage[] =
     "Usage: kilnctl tsdb list DIR [--format=text|json]\n"
     "\n"
-    "List the database's blocks: id, time range, series, profiles, bytes.\n"
-    "The in-memory head (rebuilt from the WAL) is listed as \"head\"; Kiln\n"
-    "does not compact the head into on-disk blocks yet, so today it is the\n"
-    "only row.\n";
+    "List the database's blocks, oldest first: ULID, time range, series,\n"
+    "profiles, bytes and compaction level, then the in-memory head (rebuilt\n"
+    "from the WAL) as \"head\".\n";
+
+struct list_row {
+    const char *id;
+    int64_t mint, maxt;
+    uint64_t series, profiles, bytes;
+    int level;
+};
+
+static void list_row(struct buf *out, struct jsonw *w, enum kilnctl_format fmt,
+                     const struct list_row *r)
+{
+    bool empty = r->mint > r->maxt;
+    if (fmt == KILNCTL_FORMAT_JSON) {
+        jsonw_object_begin(w);
+        jsonw_key(w, "id");
+        jsonw_string(w, r->id);
+        jsonw_key(w, "min_time");
+        empty ? jsonw_null(w) : jsonw_int(w, r->mint);
+        jsonw_key(w, "max_time");
+        empty ? jsonw_null(w) : jsonw_int(w, r->maxt);
+        jsonw_key(w, "series");
+        jsonw_uint(w, r->series);
+        jsonw_key(w, "profiles");
+        jsonw_uint(w, r->profiles);
+        jsonw_key(w, "bytes");
+        jsonw_uint(w, r->bytes);
+        jsonw_key(w, "level");
+        jsonw_int(w, r->level);
+        jsonw_object_end(w);
+        return;
+    }
+    char t0[KB_TIME_STR_MAX], t1[KB_TIME_STR_MAX];
+    kb_time_format(empty ? 0 : r->mint, t0);
+    kb_time_format(empty ? 0 : r->maxt, t1);
+    buf_printf(
+        out, "%-26s %-24s %-24s %8" PRIu64 " %9" PRIu64 " %12" PRIu64 " %5d\n",
+        r->id, empty ? "-" : t0, empty ? "-" : t1, r->series, r->profiles,
+        r->bytes, r->level);
+}
 
 static int tsdb_list(int argc, char **argv)
 {
@@ -326,46 +401,43 @@ static int tsdb_list(int argc, char **argv)
     struct tsdb *db = open_read_only(dir);
     if (db == NULL)
         return KILNCTL_EXIT_FAIL;
+    struct tsdb_block_info *blocks;
+    size_t n = tsdb_blocks(db, &blocks);
     struct tsdb_stats st;
     tsdb_stats(db, &st);
     char wal[4096];
     snprintf(wal, sizeof(wal), "%s/wal", dir);
-    uint64_t bytes = disk_bytes(wal);
-    char t0[KB_TIME_STR_MAX], t1[KB_TIME_STR_MAX];
-    bool empty = st.mint > st.maxt;
-    kb_time_format(empty ? 0 : st.mint, t0);
-    kb_time_format(empty ? 0 : st.maxt, t1);
+    /* The head: what the stats hold beyond the blocks. */
+    struct list_row head = {"head",      INT64_MAX,       INT64_MIN, 0,
+                            st.profiles, disk_bytes(wal), 0};
+    for (size_t i = 0; i < n; i++)
+        head.profiles -= blocks[i].profiles;
+    tsdb_head_range(db, &head.mint, &head.maxt, &head.series);
     struct buf out;
     buf_init(&out, BUF_NO_LIMIT);
+    struct jsonw w;
     if (fmt == KILNCTL_FORMAT_JSON) {
-        struct jsonw w;
         jsonw_init(&w, &out);
         jsonw_array_begin(&w);
-        jsonw_object_begin(&w);
-        jsonw_key(&w, "id");
-        jsonw_string(&w, "head");
-        jsonw_key(&w, "min_time");
-        empty ? jsonw_null(&w) : jsonw_int(&w, st.mint);
-        jsonw_key(&w, "max_time");
-        empty ? jsonw_null(&w) : jsonw_int(&w, st.maxt);
-        jsonw_key(&w, "series");
-        jsonw_uint(&w, st.series);
-        jsonw_key(&w, "profiles");
-        jsonw_uint(&w, st.profiles);
-        jsonw_key(&w, "bytes");
-        jsonw_uint(&w, bytes);
-        jsonw_object_end(&w);
+    } else {
+        buf_printf(&out, "%-26s %-24s %-24s %8s %9s %12s %5s\n", "BLOCK",
+                   "MIN TIME", "MAX TIME", "SERIES", "PROFILES", "BYTES",
+                   "LEVEL");
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct list_row r = {blocks[i].ulid,     blocks[i].mint,
+                             blocks[i].maxt,     blocks[i].series,
+                             blocks[i].profiles, blocks[i].bytes,
+                             blocks[i].level};
+        list_row(&out, &w, fmt, &r);
+    }
+    list_row(&out, &w, fmt, &head);
+    if (fmt == KILNCTL_FORMAT_JSON) {
         jsonw_array_end(&w);
         jsonw_finish(&w, NULL);
         buf_putc(&out, '\n');
-    } else {
-        buf_printf(&out, "%-26s %-24s %-24s %8s %9s %12s\n", "BLOCK",
-                   "MIN TIME", "MAX TIME", "SERIES", "PROFILES", "BYTES");
-        buf_printf(
-            &out, "%-26s %-24s %-24s %8" PRIu64 " %9" PRIu64 " %12" PRIu64 "\n",
-            "head", empty ? "-" : t0, empty ? "-" : t1, st.series, st.profiles,
-            bytes);
     }
+    free(blocks);
     tsdb_close(db, NULL);
     rc = kilnctl_write_stdout(&out);
     buf_free(&out);
@@ -410,6 +482,7 @@ static int tsdb_stats_cmd(int argc, char **argv)
         {"functions", st.functions},
         {"locations", st.locations},
         {"stack_nodes", st.stack_nodes},
+        {"blocks", st.blocks},
         {"bytes_on_disk", bytes},
     };
     struct buf out;

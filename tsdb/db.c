@@ -808,6 +808,16 @@ size_t tsdb_blocks(struct tsdb *db, struct tsdb_block_info **out)
     return n;
 }
 
+void tsdb_head_range(struct tsdb *db, int64_t *mint, int64_t *maxt,
+                     uint64_t *series)
+{
+    pthread_rwlock_rdlock(&db->lock);
+    *mint = db->head->mint;
+    *maxt = db->head->maxt;
+    *series = db->head->n_series;
+    pthread_rwlock_unlock(&db->lock);
+}
+
 /* Count a series once however many blocks (and the head) hold it. */
 static void count_series(struct hmap *seen, const struct labels *ls,
                          enum tsdb_series_kind kind, struct tsdb_stats *st)

@@ -541,6 +541,12 @@ enum kb_status tsdb_querier_merge(struct tsdb_querier *q, const uint64_t *refs,
                            (unsigned long long)refs[i]);
     if (n_refs == 0)
         return KB_OK;
+    /* Read everything first, so damaged data fails the merge loudly. */
+    for (size_t i = 0; i < n_refs; i++) {
+        enum kb_status lst = load(q, &q->series[refs[i] - 1], err);
+        if (lst)
+            return lst;
+    }
     struct pprof_profile *header = pprof_new();
     enum kb_status st = merge_header(q, refs, n_refs, header, err);
     if (st) {

@@ -188,6 +188,10 @@ struct tsdb_block_info {
 /* The blocks, oldest first (*out is the caller's to free()). */
 size_t tsdb_blocks(struct tsdb *db, struct tsdb_block_info **out);
 
+/* The head's time range (mint > maxt when empty) and series count. */
+void tsdb_head_range(struct tsdb *db, int64_t *mint, int64_t *maxt,
+                     uint64_t *series);
+
 /* ---- Stats -------------------------------------------------------------- */
 
 struct tsdb_stats {
