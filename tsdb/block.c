@@ -74,6 +74,19 @@ static uint32_t crc(const void *p, size_t n)
     return (uint32_t)crc32(0L, p, (uInt)n);
 }
 
+/* Time deltas are taken modulo 2^64, so that any two int64 times have one
+ * and a damaged chunk cannot overflow the running sum (for times whose
+ * difference fits in int64, the same numbers as plain subtraction). */
+static int64_t time_delta(int64_t t, int64_t prev)
+{
+    return (int64_t)((uint64_t)t - (uint64_t)prev);
+}
+
+static int64_t time_add(int64_t prev, int64_t delta)
+{
+    return (int64_t)((uint64_t)prev + (uint64_t)delta);
+}
+
 /* Order writer series by label set. */
 static int label_set_cmp(const void *a, const void *b);
 
@@ -282,7 +295,7 @@ static void encode_chunk(const struct wseries *s, int64_t base, struct buf *raw)
         int64_t prev_t = base;
         for (size_t k = 0; k < s->n_profiles; k++) {
             const struct tsdb_profile_view *p = &s->profiles[k];
-            tsdb_enc_varint(raw, p->t_ms - prev_t);
+            tsdb_enc_varint(raw, time_delta(p->t_ms, prev_t));
             prev_t = p->t_ms;
             tsdb_enc_varint(raw, p->duration_ns);
             tsdb_enc_uvarint(raw, p->n);
@@ -298,7 +311,7 @@ static void encode_chunk(const struct wseries *s, int64_t base, struct buf *raw)
         tsdb_enc_uvarint(raw, s->n_floats);
         int64_t prev_t = base;
         for (size_t k = 0; k < s->n_floats; k++) {
-            tsdb_enc_varint(raw, s->ft[k] - prev_t);
+            tsdb_enc_varint(raw, time_delta(s->ft[k], prev_t));
             prev_t = s->ft[k];
         }
         for (size_t k = 0; k < s->n_floats; k++)
@@ -717,9 +730,12 @@ static enum kb_status load_index(struct tsdb_block *b, struct buf *raw,
         s->items = tsdb_dec_uvarint(&d);
         s->off = tsdb_dec_uvarint(&d);
         s->len = tsdb_dec_uvarint(&d);
+        /* The frame and its CRC lie between the header and the end (each
+         * subtraction only once it cannot wrap). */
         if (d.bad || (kind != TSDB_PROFILES && kind != TSDB_FLOATS) ||
-            s->off < HEADER_LEN || s->len > b->chunks_len ||
-            s->off > b->chunks_len - s->len - 4 ||
+            s->off < HEADER_LEN || s->off > b->chunks_len ||
+            s->len > b->chunks_len - s->off ||
+            b->chunks_len - s->off - s->len < 4 ||
             labels_builder_finish(lb, &s->labels, NULL) != KB_OK) {
             why = "bad series entry";
             break;
@@ -758,12 +774,15 @@ static enum kb_status load_index(struct tsdb_block *b, struct buf *raw,
         }
         *v = b->n_post | (cnt << 32);
         b->post = kb_grow(b->post, &cap, b->n_post + cnt + 1, sizeof(*b->post));
+        /* Deltas: the first from 0, the others >= 1, all in range (so
+         * the list is strictly ascending and the sum cannot wrap). */
         uint64_t prev = 0;
         for (uint64_t j = 0; j < cnt; j++) {
-            prev += tsdb_dec_uvarint(&d);
-            if (prev >= b->n_series ||
-                (j > 0 && prev == b->post[b->n_post - 1]))
+            uint64_t delta = tsdb_dec_uvarint(&d);
+            if ((j > 0 && delta == 0) || delta >= b->n_series - prev)
                 d.bad = true;
+            else
+                prev += delta;
             b->post[b->n_post++] = (uint32_t)prev;
         }
         if (d.bad)
@@ -967,7 +986,7 @@ enum kb_status tsdb_block_read_profiles(const struct tsdb_block *b, size_t i,
     size_t used = 0;
     int64_t t = b->meta.mint;
     for (uint64_t k = 0; k < np && !d.bad; k++) {
-        t += tsdb_dec_varint(&d);
+        t = time_add(t, tsdb_dec_varint(&d));
         v[k].t_ms = t;
         v[k].duration_ns = tsdb_dec_varint(&d);
         uint64_t cnt = tsdb_dec_count(&d, max_pairs - used);
@@ -1020,7 +1039,7 @@ enum kb_status tsdb_block_read_floats(const struct tsdb_block *b, size_t i,
     double *vs = kb_malloc((cnt + 1) * sizeof(*vs));
     int64_t acc = b->meta.mint;
     for (uint64_t k = 0; k < cnt; k++)
-        ts[k] = acc += tsdb_dec_varint(&d);
+        ts[k] = acc = time_add(acc, tsdb_dec_varint(&d));
     for (uint64_t k = 0; k < cnt; k++)
         vs[k] = tsdb_dec_f64(&d);
     buf_free(&raw);

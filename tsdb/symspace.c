@@ -151,8 +151,9 @@ static bool decode_strings(struct pprof_profile *p, struct tsdb_dec *d,
     for (uint64_t i = 0; i < n; i++) {
         size_t len;
         const uint8_t *b = tsdb_dec_bytes(d, &len);
+        size_t before = p->n_strings; /* the new string's id */
         if (b == NULL || memchr(b, '\0', len) ||
-            pprof_intern(p, (const char *)b, len) != p->n_strings - 1)
+            pprof_intern(p, (const char *)b, len) != before)
             FAIL("bad or repeated string");
     }
     return true;

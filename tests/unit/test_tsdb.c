@@ -2,11 +2,17 @@
  * queries and merges, limits, selectors and series names. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "base/labels.h"
 #include "pprof/profile.h"
 #include "tests/unit/unit.h"
+#include "tsdb/block.h"
+#include "tsdb/enc.h"
+#include "tsdb/symspace.h"
 #include "tsdb/tsdb.h"
 
 static char dir[256];
@@ -500,6 +506,204 @@ static void test_compaction_blocks_merge_retention(void)
     remove_dir();
 }
 
+/* ---- Damaged blocks (regressions found by tests/fuzz/fuzz_tsdb_block) ---- */
+
+/* Write a block of float series {a="1"} .. {a="N"}, one sample each at
+ * time t[i] (mint 0); its path goes to `path`. */
+static void float_block(size_t n, const int64_t *t, char path[512])
+{
+    struct tsdb_block_writer *w = tsdb_block_writer_new();
+    for (size_t i = 0; i < n; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "%zu", i + 1);
+        struct labels *ls = NULL;
+        labels_from_strings(&ls, NULL, "a", v, NULL);
+        double x = (double)i;
+        tsdb_block_writer_add_floats(w, ls, &t[i], &x, 1);
+        labels_free(ls);
+    }
+    char ulid[TSDB_ULID_LEN + 1];
+    struct kb_err err;
+    CHECK_INT(tsdb_block_writer_finish(w, dir, 0, 1000, 1, NULL, 0, ulid, &err),
+              KB_OK);
+    tsdb_block_writer_free(w);
+    snprintf(path, 512, "%s/%s", dir, ulid);
+}
+
+static long long file_size(const char *block, const char *name)
+{
+    char p[600];
+    struct stat sb;
+    snprintf(p, sizeof(p), "%s/%s", block, name);
+    return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* Replace the block's index by one with the decompressed body `raw` (and a
+ * right checksum): damage that only the decoder behind it can see. */
+static void write_index(const char *block, const struct buf *raw)
+{
+    struct buf f;
+    buf_init(&f, BUF_NO_LIMIT);
+    buf_append(&f, "KILNIDX1", 8);
+    tsdb_enc_u32(&f, 1);
+    tsdb_enc_u64(&f, raw->len);
+    size_t bound = ZSTD_compressBound(raw->len);
+    buf_reserve(&f, bound);
+    f.len += ZSTD_compress(f.data + f.len, bound, raw->data, raw->len, 1);
+    tsdb_enc_u32(&f, (uint32_t)crc32(0L, f.data, (uInt)f.len));
+    char p[600];
+    snprintf(p, sizeof(p), "%s/index", block);
+    FILE *fp = fopen(p, "wb");
+    CHECK(fp != NULL);
+    if (fp) {
+        CHECK(fwrite(f.data, 1, f.len, fp) == f.len);
+        fclose(fp);
+    }
+    buf_free(&f);
+}
+
+/* One index entry: {a="value"}, floats, one item, chunk at [off, off+len). */
+static void index_series(struct buf *raw, const char *value, uint64_t off,
+                         uint64_t len)
+{
+    tsdb_enc_uvarint(raw, 1);
+    tsdb_enc_bytes(raw, "a", 1);
+    tsdb_enc_bytes(raw, value, strlen(value));
+    tsdb_enc_uvarint(raw, TSDB_FLOATS);
+    tsdb_enc_varint(raw, 0); /* period */
+    tsdb_enc_varint(raw, 0); /* mint */
+    tsdb_enc_varint(raw, 0); /* maxt */
+    tsdb_enc_uvarint(raw, 1);
+    tsdb_enc_uvarint(raw, off);
+    tsdb_enc_uvarint(raw, len);
+}
+
+static void test_block_damage(void)
+{
+    fresh_dir();
+    struct tsdb_block *b = NULL;
+    struct kb_err err;
+    char block[512];
+
+    /* Times at the ends of int64: the deltas wrap, both ways. */
+    int64_t ext[3] = {INT64_MIN + 7, INT64_MAX - 3, -1};
+    double xv[3] = {1, 2, 3};
+    struct tsdb_block_writer *w = tsdb_block_writer_new();
+    struct labels *ls = NULL;
+    labels_from_strings(&ls, NULL, "a", "ext", NULL);
+    tsdb_block_writer_add_floats(w, ls, ext, xv, 3);
+    labels_free(ls);
+    char ulid[TSDB_ULID_LEN + 1];
+    CHECK_INT(tsdb_block_writer_finish(w, dir, 0, 1000, 1, NULL, 0, ulid, &err),
+              KB_OK);
+    tsdb_block_writer_free(w);
+    snprintf(block, sizeof(block), "%s/%s", dir, ulid);
+    CHECK_INT(tsdb_block_open(block, &b, &err), KB_OK);
+    int64_t *t = NULL;
+    double *v = NULL;
+    size_t n = 0;
+    if (b)
+        CHECK_INT(tsdb_block_read_floats(b, 0, &t, &v, &n, &err), KB_OK);
+    CHECK_INT(n, 3);
+    for (size_t i = 0; i < n && i < 3; i++)
+        CHECK(t[i] == ext[i] && v[i] == xv[i]);
+    free(t);
+    free(v);
+    tsdb_block_close(b);
+    b = NULL;
+
+    /* A chunk length that reaches past the end of the chunks file (the
+     * bound used to underflow, and reads went past the mapping). */
+    int64_t t1 = 5;
+    float_block(1, &t1, block);
+    long long clen = file_size(block, "chunks");
+    struct buf raw;
+    buf_init(&raw, BUF_NO_LIMIT);
+    tsdb_enc_uvarint(&raw, 1);
+    index_series(&raw, "1", 12, (uint64_t)clen - 2);
+    tsdb_enc_uvarint(&raw, 0); /* no postings */
+    write_index(block, &raw);
+    CHECK_INT(tsdb_block_open(block, &b, &err), KB_ERR_INVALID);
+    CHECK(strstr(err.msg, "bad series entry") != NULL);
+    tsdb_block_close(b); /* NULL unless the check failed */
+    b = NULL;
+    /* Likewise with a chunks file that is only its header. */
+    char cpath[600];
+    snprintf(cpath, sizeof(cpath), "%s/chunks", block);
+    CHECK(truncate(cpath, 12) == 0);
+    buf_reset(&raw);
+    tsdb_enc_uvarint(&raw, 1);
+    index_series(&raw, "1", 12, 10);
+    tsdb_enc_uvarint(&raw, 0);
+    write_index(block, &raw);
+    CHECK_INT(tsdb_block_open(block, &b, &err), KB_ERR_INVALID);
+    CHECK(strstr(err.msg, "bad series entry") != NULL);
+    tsdb_block_close(b);
+    b = NULL;
+    float_block(1, &t1, block); /* a good one again */
+    clen = file_size(block, "chunks");
+
+    /* The same frame, in bounds: the block opens (the index is good). */
+    buf_reset(&raw);
+    tsdb_enc_uvarint(&raw, 2);
+    index_series(&raw, "1", 12, (uint64_t)clen - 16);
+    index_series(&raw, "2", 12, (uint64_t)clen - 16);
+    tsdb_enc_uvarint(&raw, 1);
+    tsdb_enc_bytes(&raw, "a", 1);
+    tsdb_enc_bytes(&raw, "x", 1);
+    tsdb_enc_uvarint(&raw, 2);
+    tsdb_enc_uvarint(&raw, 0);
+    tsdb_enc_uvarint(&raw, 1);
+    write_index(block, &raw);
+    CHECK_INT(tsdb_block_open(block, &b, &err), KB_OK);
+    size_t np = 0;
+    const uint32_t *post = b ? tsdb_block_postings(b, "a", "x", &np) : NULL;
+    CHECK_INT(np, 2);
+    if (np == 2)
+        CHECK(post[0] == 0 && post[1] == 1);
+    tsdb_block_close(b);
+    b = NULL;
+
+    /* A postings delta that wraps around to an earlier series: the list
+     * would not be ascending. */
+    raw.len -= 2;
+    tsdb_enc_uvarint(&raw, 1);
+    tsdb_enc_uvarint(&raw, UINT64_MAX);
+    write_index(block, &raw);
+    CHECK_INT(tsdb_block_open(block, &b, &err), KB_ERR_INVALID);
+    CHECK(strstr(err.msg, "bad postings list") != NULL);
+    tsdb_block_close(b);
+    buf_free(&raw);
+    remove_dir();
+}
+
+/* A symbol space encoding that repeats string 0 ("") is refused like any
+ * repeated string (it used to pass, shifting every later string id). */
+static void test_symspace_repeated_empty_string(void)
+{
+    struct buf raw;
+    buf_init(&raw, BUF_NO_LIMIT);
+    tsdb_enc_uvarint(&raw, 1); /* strings from 1 */
+    tsdb_enc_uvarint(&raw, 2);
+    tsdb_enc_bytes(&raw, "", 0);
+    tsdb_enc_bytes(&raw, "main", 4);
+    for (int i = 0; i < 3; i++) { /* no mappings, functions, locations */
+        tsdb_enc_uvarint(&raw, 0);
+        tsdb_enc_uvarint(&raw, 0);
+    }
+    tsdb_enc_uvarint(&raw, 1); /* stacks from 1 */
+    tsdb_enc_uvarint(&raw, 0);
+    struct tsdb_symspace s;
+    tsdb_symspace_init(&s);
+    struct tsdb_dec d;
+    tsdb_dec_init(&d, raw.data, raw.len);
+    const char *why = NULL;
+    CHECK(!tsdb_symspace_decode(&s, &d, &why));
+    CHECK_STR(why, "bad or repeated string");
+    tsdb_symspace_free(&s);
+    buf_free(&raw);
+}
+
 int main(void)
 {
     RUN(test_append_commit_query_replay);
@@ -509,5 +713,7 @@ int main(void)
     RUN(test_selectors);
     RUN(test_type_ids);
     RUN(test_compaction_blocks_merge_retention);
+    RUN(test_block_damage);
+    RUN(test_symspace_repeated_empty_string);
     return unit_done();
 }
