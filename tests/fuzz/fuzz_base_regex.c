@@ -67,8 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         n = MAX_SPANS;
     struct kb_regex_span spans[MAX_SPANS];
     kb_err_clear(&err);
-    enum kb_status st2 = kb_regex_exec_groups(re, subj, slen, spans, n, &m2,
-                                              &err);
+    enum kb_status st2 =
+        kb_regex_exec_groups(re, subj, slen, spans, n, &m2, &err);
     if (st2 != KB_OK) {
         fuzz_check_error(st2, &err);
         FUZZ_REQUIRE(st2 == KB_ERR_LIMIT && !m2);

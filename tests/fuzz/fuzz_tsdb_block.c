@@ -65,8 +65,8 @@
 #define REQUIRE FUZZ_REQUIRE
 
 enum { F_META, F_INDEX, F_SYMBOLS, F_CHUNKS, N_FILES };
-static const char *const file_names[N_FILES] = {"meta.json", "index",
-                                                 "symbols", "chunks"};
+static const char *const file_names[N_FILES] = {"meta.json", "index", "symbols",
+                                                "chunks"};
 #define ABSENT 0xffffffffu
 #define HEADER_LEN 12          /* magic + version */
 #define SECTION_PREFIX 20      /* magic + version + raw length */
@@ -302,8 +302,8 @@ static size_t base_symbols(struct tsdb_symspace *s, uint32_t ids[8])
                                            0x401000 + 0x40 * (uint64_t)i, l,
                                            i == 3 ? 2 : 1, false);
     }
-    loc[5] = pprof_symtab_add_location(s->symtab, mp2, 0x7f0000012340, NULL,
-                                       0, false);
+    loc[5] = pprof_symtab_add_location(s->symtab, mp2, 0x7f0000012340, NULL, 0,
+                                       false);
     uint32_t st[][5] = {
         {loc[2], loc[1], loc[0]},
         {loc[4], loc[3], loc[2], loc[1], loc[0]},
@@ -407,9 +407,8 @@ static void build_base(void)
                                           "01HF7YAT00000000000000000B"};
     char ulid[TSDB_ULID_LEN + 1];
     struct kb_err err;
-    enum kb_status st =
-        tsdb_block_writer_finish(w, dir, BASE_MINT, BASE_MINT + 59999, 2,
-                                 sources, 2, ulid, &err);
+    enum kb_status st = tsdb_block_writer_finish(
+        w, dir, BASE_MINT, BASE_MINT + 59999, 2, sources, 2, ulid, &err);
     if (st != KB_OK)
         fprintf(stderr, "writing the base block: %s\n", err.msg);
     REQUIRE(st == KB_OK);
@@ -457,8 +456,7 @@ static void replace_chunk(struct file files[N_FILES], size_t s,
             len = chunks.len - off;
         } else {
             len = base_series[i].len;
-            buf_append(&chunks, base[F_CHUNKS].data + base_series[i].off,
-                       len);
+            buf_append(&chunks, base[F_CHUNKS].data + base_series[i].off, len);
         }
         tsdb_enc_u32(&chunks, crc(chunks.data + off, len));
         buf_append(&idx, base_index_body.data + at,
@@ -639,7 +637,8 @@ static void check_postings(const struct tsdb_block *b)
         for (size_t j = 0; j < labels_count(ls); j++) {
             const struct label *l = labels_at(ls, j);
             size_t n;
-            const uint32_t *post = tsdb_block_postings(b, l->name, l->value, &n);
+            const uint32_t *post =
+                tsdb_block_postings(b, l->name, l->value, &n);
             REQUIRE(n == 0 || post != NULL);
             for (size_t k = 0; k < n; k++) {
                 REQUIRE(post[k] < ns);
@@ -690,7 +689,8 @@ static void check_block(const struct tsdb_block *b)
     free(w.seen);
 }
 
-/* ---- Seeds ---------------------------------------------------------------- */
+/* ---- Seeds ----------------------------------------------------------------
+ */
 
 static void seed(const char *out, const char *name, uint8_t c,
                  const struct buf *rest)
@@ -760,7 +760,8 @@ static void write_seeds(const char *out, int argc, char **argv)
     buf_free(&b);
 }
 
-/* ---- libFuzzer entry points ----------------------------------------------- */
+/* ---- libFuzzer entry points -----------------------------------------------
+ */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
