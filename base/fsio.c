@@ -25,33 +25,35 @@ enum kb_status kb_file_read(const char *path, struct buf *out,
         return kb_errf(err, KB_ERR_IO, "%s: %s", path, strerror(errno));
     enum kb_status st = KB_OK;
     struct stat sb;
+    size_t want = 64 * 1024; /* growth step for pipes and the like */
     if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
         st = kb_errf(err, KB_ERR_IO, "%s: is a directory", path);
         goto done;
     }
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-        (uint64_t)sb.st_size > out->limit - out->len) {
-        st = kb_errf(err, KB_ERR_LIMIT, "%s: file is %lld bytes, limit is %zu",
-                     path, (long long)sb.st_size, out->limit);
-        goto done;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        if ((uint64_t)sb.st_size > out->limit - out->len) {
+            st = kb_errf(err, KB_ERR_LIMIT,
+                         "%s: file is %lld bytes, limit is %zu", path,
+                         (long long)sb.st_size, out->limit);
+            goto done;
+        }
+        want = (size_t)sb.st_size + 1; /* +1 to see the end in one read */
     }
     for (;;) {
-        size_t want = 64 * 1024;
-        if (want > out->limit - out->len)
-            want = out->limit - out->len;
-        if (want == 0) {
+        size_t left = out->limit - out->len; /* what the limit still allows */
+        if (left == 0) {
             char c;
             if (read(fd, &c, 1) > 0)
                 st = kb_errf(err, KB_ERR_LIMIT, "%s: more than %zu bytes", path,
                              out->limit);
             break;
         }
-        if (buf_reserve(out, want) != KB_OK) {
-            st = kb_errf(err, KB_ERR_LIMIT, "%s: more than %zu bytes", path,
-                         out->limit);
-            break;
+        if (out->cap - out->len <= 1) {
+            buf_reserve(out, want < left ? want : left); /* cannot fail */
+            want = 64 * 1024;
         }
-        ssize_t r = read(fd, out->data + out->len, want);
+        size_t room = out->cap - out->len - 1;
+        ssize_t r = read(fd, out->data + out->len, room < left ? room : left);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -154,4 +156,26 @@ enum kb_status kb_path_join(char out[KB_PATH_MAX], const char *dir,
         return kb_errf(err, KB_ERR_LIMIT, "path %.64s.../%.64s is too long",
                        dir, name);
     return KB_OK;
+}
+
+uint64_t kb_disk_usage(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return 0;
+    if (!S_ISDIR(sb.st_mode))
+        return S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+    uint64_t total = 0;
+    DIR *d = opendir(path);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char sub[KB_PATH_MAX];
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            kb_path_join(sub, path, de->d_name, NULL) != KB_OK)
+            continue;
+        total += kb_disk_usage(sub);
+    }
+    if (d)
+        closedir(d);
+    return total;
 }

@@ -3,6 +3,7 @@
 #define KILN_BASE_FSIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "base/status.h"
@@ -27,6 +28,9 @@ enum kb_status kb_dir_sync(const char *path, struct kb_err *err);
 /* Remove `path` and, if it is a directory, everything below it. A missing
  * path is not an error. */
 enum kb_status kb_remove_all(const char *path, struct kb_err *err);
+
+/* Bytes of the regular files at or below `path` (0 if it is missing). */
+uint64_t kb_disk_usage(const char *path);
 
 /* The longest path Kiln builds. */
 #define KB_PATH_MAX 4096

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "base/alloc.h"
+#include "base/fsio.h"
 #include "base/jsonw.h"
 #include "base/labels.h"
 #include "base/timefmt.h"
@@ -261,11 +262,13 @@ int kilnctl_import_main(int argc, char **argv)
             fprintf(stderr, "kilnctl: the %zu file(s) before it are imported\n",
                     done);
     }
-    if (rc == KILNCTL_EXIT_OK && tsdb_compact(db, &err) != KB_OK)
-        rc = kilnctl_fail("%s: compaction: %s", dir, err.msg);
     if (rc == KILNCTL_EXIT_OK)
         printf("imported %zu profiles from %zu files into %s\n", stored, done,
                dir);
+    if (rc == KILNCTL_EXIT_OK && tsdb_compact(db, &err) != KB_OK)
+        rc = kilnctl_fail("%s: compaction failed (the profiles are "
+                          "imported): %s",
+                          dir, err.msg);
     if (tsdb_close(db, &err) != KB_OK && rc == KILNCTL_EXIT_OK)
         rc = kilnctl_fail("%s", err.msg);
     for (size_t i = 0; i < n; i++)
@@ -289,29 +292,6 @@ static struct tsdb *open_read_only(const char *dir)
         return NULL;
     }
     return db;
-}
-
-/* Bytes of the regular files under `path`, recursively. */
-static uint64_t disk_bytes(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0)
-        return 0;
-    if (!S_ISDIR(sb.st_mode))
-        return S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
-    uint64_t total = 0;
-    DIR *d = opendir(path);
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char sub[4096];
-        snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-        total += disk_bytes(sub);
-    }
-    if (d)
-        closedir(d);
-    return total;
 }
 
 /* Parse the common "DIR [--format=json]" arguments of list and stats. */
@@ -408,8 +388,8 @@ static int tsdb_list(int argc, char **argv)
     char wal[4096];
     snprintf(wal, sizeof(wal), "%s/wal", dir);
     /* The head: what the stats hold beyond the blocks. */
-    struct list_row head = {"head",      INT64_MAX,       INT64_MIN, 0,
-                            st.profiles, disk_bytes(wal), 0};
+    struct list_row head = {"head",      INT64_MAX,          INT64_MIN, 0,
+                            st.profiles, kb_disk_usage(wal), 0};
     for (size_t i = 0; i < n; i++)
         head.profiles -= blocks[i].profiles;
     tsdb_head_range(db, &head.mint, &head.maxt, &head.series);
@@ -465,7 +445,7 @@ static int tsdb_stats_cmd(int argc, char **argv)
     struct tsdb_stats st;
     tsdb_stats(db, &st);
     tsdb_close(db, NULL);
-    uint64_t bytes = disk_bytes(dir);
+    uint64_t bytes = kb_disk_usage(dir);
     double per = st.profiles ? (double)bytes / (double)st.profiles : 0;
     const struct {
         const char *name;
@@ -631,6 +611,8 @@ static int tsdb_dump(int argc, char **argv)
         rc = kilnctl_fail("%s", err.msg);
     } else if (outfile == NULL) {
         rc = dump_list(q, refs, n, &out);
+        if (tsdb_querier_error(q, &err) != KB_OK)
+            rc = kilnctl_fail("%s", err.msg);
     } else if (tsdb_querier_merge(q, refs, n, &merged, &err) != KB_OK) {
         rc = kilnctl_fail("%s", err.msg);
     } else if (merged == NULL) {

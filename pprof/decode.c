@@ -35,6 +35,7 @@
 
 #include "base/alloc.h"
 #include "base/arena.h"
+#include "base/fsio.h"
 #include "base/hmap.h"
 #include "proto/profile.pb-c.h"
 
@@ -55,21 +56,24 @@ static enum kb_status gunzip(const uint8_t *data, size_t len, size_t limit,
     enum kb_status st = KB_OK;
     zs.next_in = (Bytef *)data;
     zs.avail_in = (uInt)(len > UINT32_MAX ? UINT32_MAX : len);
+    /* Profiles compress about 4:1: start there, then double. */
+    size_t want = len < SIZE_MAX / 8 ? len * 4 + 4096 : len;
     for (;;) {
-        if (buf_reserve(out, 64 * 1024) != KB_OK) {
-            /* Less than a chunk left below the limit: offer what remains. */
-            size_t room = out->limit - out->len;
-            if (room == 0 || buf_reserve(out, room) != KB_OK) {
-                st = kb_errf(err, KB_ERR_LIMIT,
-                             "gzip: decompressed size exceeds the limit of "
-                             "%zu bytes (gzip bomb?)",
-                             limit);
-                goto done;
-            }
+        size_t left = out->limit - out->len; /* what the limit allows */
+        if (left == 0) {
+            st = kb_errf(err, KB_ERR_LIMIT,
+                         "gzip: decompressed size exceeds the limit of "
+                         "%zu bytes (gzip bomb?)",
+                         limit);
+            goto done;
+        }
+        if (out->cap - out->len <= 1) {
+            buf_reserve(out, want < left ? want : left); /* cannot fail */
+            want = out->cap; /* next time: double */
         }
         size_t room = out->cap - out->len - 1;
-        if (room > out->limit - out->len)
-            room = out->limit - out->len;
+        if (room > left)
+            room = left;
         zs.next_out = out->data + out->len;
         zs.avail_out = (uInt)(room > UINT32_MAX ? UINT32_MAX : room);
         int zr = inflate(&zs, Z_NO_FLUSH);
@@ -611,54 +615,12 @@ enum kb_status pprof_read_file(const char *path, const struct pprof_limits *lim,
     *out = NULL;
     struct buf b;
     buf_init(&b, lim->max_compressed);
-    enum kb_status st = KB_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kb_errf(err, KB_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-        (uint64_t)sb.st_size > lim->max_compressed) {
-        st = kb_errf(err, KB_ERR_LIMIT, "%s: file is %lld bytes, limit is %zu",
-                     path, (long long)sb.st_size, lim->max_compressed);
-        goto done;
+    enum kb_status st = kb_file_read(path, &b, err);
+    if (st == KB_OK) {
+        st = pprof_decode(b.data, b.len, lim, out, err);
+        if (st)
+            kb_err_prefix(err, "%s", path);
     }
-    for (;;) {
-        if (buf_reserve(&b, 64 * 1024) != KB_OK &&
-            buf_reserve(&b, b.limit - b.len) != KB_OK) {
-            st = kb_errf(err, KB_ERR_LIMIT, "%s: more than %zu bytes", path,
-                         lim->max_compressed);
-            goto done;
-        }
-        size_t room = b.cap - b.len - 1;
-        if (room > b.limit - b.len)
-            room = b.limit - b.len;
-        if (room == 0) {
-            /* At the limit: one more byte means the file is too big. */
-            char c;
-            ssize_t r = read(fd, &c, 1);
-            if (r > 0) {
-                st = kb_errf(err, KB_ERR_LIMIT, "%s: more than %zu bytes", path,
-                             lim->max_compressed);
-                goto done;
-            }
-            break;
-        }
-        ssize_t r = read(fd, b.data + b.len, room);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            st = kb_errf(err, KB_ERR_IO, "%s: %s", path, strerror(errno));
-            goto done;
-        }
-        if (r == 0)
-            break;
-        b.len += (size_t)r;
-    }
-    st = pprof_decode(b.data, b.len, lim, out, err);
-    if (st)
-        kb_err_prefix(err, "%s", path);
-done:
-    close(fd);
     buf_free(&b);
     return st;
 }

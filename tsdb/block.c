@@ -613,12 +613,13 @@ static enum kb_status read_section(const char *dir, const char *name,
     uint32_t version = tsdb_dec_u32(&d);
     uint64_t raw_len = tsdb_dec_u64(&d);
     uint32_t want = 0;
-    memcpy(&want, f.data + f.len - 4, 4); /* little-endian hosts */
     want = (uint32_t)f.data[f.len - 4] | (uint32_t)f.data[f.len - 3] << 8 |
            (uint32_t)f.data[f.len - 2] << 16 |
            (uint32_t)f.data[f.len - 1] << 24;
     if (version != BLOCK_VERSION) {
-        st = damaged(err, dir, name, "unsupported version");
+        st = kb_errf(err, KB_ERR_UNSUPPORTED,
+                     "block %s: %s: version %u (newer Kiln?)", dir, name,
+                     version);
     } else if (crc(f.data, f.len - 4) != want) {
         st = damaged(err, dir, name, "checksum mismatch");
     } else if (raw_len > MAX_SECTION ||
@@ -815,8 +816,13 @@ static enum kb_status map_chunks(struct tsdb_block *b, struct kb_err *err)
         goto done;
     }
     b->chunks = m;
+    struct tsdb_dec d;
+    tsdb_dec_init(&d, b->chunks + MAGIC_LEN, 4);
     if (memcmp(b->chunks, MAGIC_CHUNKS, MAGIC_LEN) != 0)
         st = damaged(err, b->dir, "chunks", "bad magic");
+    else if (tsdb_dec_u32(&d) != BLOCK_VERSION)
+        st = kb_errf(err, KB_ERR_UNSUPPORTED,
+                     "block %s: chunks: unsupported version", b->dir);
 done:
     close(fd);
     return st;
@@ -831,8 +837,17 @@ enum kb_status tsdb_block_open(const char *dir, struct tsdb_block **out,
     tsdb_symspace_init(&b->sym);
     struct buf raw;
     buf_init(&raw, MAX_SECTION);
-    enum kb_status st;
-    if ((st = load_meta(b, err)) || (st = map_chunks(b, err)) ||
+    enum kb_status st = KB_OK;
+    /* A missing file is damage (an incomplete copy), not an I/O error. */
+    const char *files[] = {"meta.json", "index", "symbols", "chunks"};
+    for (int i = 0; i < 4 && st == KB_OK; i++) {
+        char path[KB_PATH_MAX];
+        struct stat sb;
+        if (kb_path_join(path, dir, files[i], NULL) == KB_OK &&
+            stat(path, &sb) != 0 && errno == ENOENT)
+            st = damaged(err, dir, files[i], "missing");
+    }
+    if (st || (st = load_meta(b, err)) || (st = map_chunks(b, err)) ||
         (st = read_section(dir, "index", MAGIC_INDEX, &raw, err)) ||
         (st = load_index(b, &raw, err)) ||
         (st = read_section(dir, "symbols", MAGIC_SYMBOLS, &raw, err)))
@@ -840,14 +855,15 @@ enum kb_status tsdb_block_open(const char *dir, struct tsdb_block **out,
     struct tsdb_dec d;
     tsdb_dec_init(&d, raw.data, raw.len);
     const char *why = NULL;
-    if (!tsdb_symspace_decode(&b->sym, &d, &why) ||
-        (why = "trailing bytes", tsdb_dec_left(&d) != 0)) {
+    if (!tsdb_symspace_decode(&b->sym, &d, &why)) {
         st = damaged(err, dir, "symbols", why);
         goto fail;
     }
-    b->meta.bytes = b->chunks_len;
-    const char *files[] = {"index", "symbols", "meta.json"};
-    for (int i = 0; i < 3; i++) {
+    if (tsdb_dec_left(&d) != 0) {
+        st = damaged(err, dir, "symbols", "trailing bytes");
+        goto fail;
+    }
+    for (int i = 0; i < 4; i++) {
         char path[KB_PATH_MAX];
         struct stat sb;
         if (kb_path_join(path, dir, files[i], NULL) == KB_OK &&

@@ -39,6 +39,7 @@
 
 #include "base/alloc.h"
 #include "base/fsio.h"
+#include "base/labels.h"
 #include "base/log.h"
 #include "tsdb/db.h"
 
@@ -60,16 +61,81 @@ static enum kb_status flush_record(struct tsdb_wal *w, struct buf *rec,
     return st;
 }
 
+/* The bytes entry `i` of table `t` takes, roughly (for cutting records). */
+static size_t entry_bytes(const struct tsdb_head *h, int t, size_t i)
+{
+    const struct pprof_profile *p = h->sym.symbols;
+    switch (t) {
+    case 0:
+        return p->string_lens[i] + 5;
+    case 1:
+        return 48;
+    case 2:
+        return 24;
+    case 3:
+        return 24 + 12 * p->locations[i].n_lines;
+    case 4:
+        return 10;
+    default:
+        return 64 + 64 * labels_count(h->series[i]->labels);
+    }
+}
+
+/* Table `t` (0 strings .. 4 stacks) of a set of marks. */
+static size_t *mark_of(struct tsdb_symspace_marks *m, int t)
+{
+    size_t *tables[5] = {&m->strings, &m->mappings, &m->functions,
+                         &m->locations, &m->stacks};
+    return tables[t];
+}
+
+/* Write the symbols and series of `h` as records of at most about
+ * CHECKPOINT_RECORD_BYTES each, table by table in dependency order
+ * (strings, mappings, functions, locations, stacks, series), so that a
+ * head of any size fits the WAL's record limit. */
+static enum kb_status write_head_tables(const struct tsdb_head *h,
+                                        struct tsdb_wal *w, struct buf *rec,
+                                        struct kb_err *err)
+{
+    struct tsdb_symspace_marks cur, full;
+    tsdb_symspace_empty_marks(&cur);
+    tsdb_symspace_marks(&h->sym, &full);
+    size_t series = 0;
+    enum kb_status st = KB_OK;
+    for (int t = 0; st == KB_OK && t < 6; t++) { /* 5 = series */
+        size_t *at = t < 5 ? mark_of(&cur, t) : &series;
+        size_t end = t < 5 ? *mark_of(&full, t) : h->n_series;
+        while (st == KB_OK && *at < end) {
+            size_t stop = *at, bytes = 0;
+            while (stop < end && bytes < CHECKPOINT_RECORD_BYTES)
+                bytes += entry_bytes(h, t, stop++);
+            struct tsdb_symspace_marks to = cur;
+            size_t series_to = series;
+            if (t < 5)
+                *mark_of(&to, t) = stop;
+            else
+                series_to = stop;
+            tsdb_symspace_encode_range(&h->sym, &cur, &to, rec);
+            tsdb_db_encode_series(h, series, series_to, rec);
+            tsdb_db_encode_data(NULL, 0, NULL, 0, rec);
+            st = flush_record(w, rec, err);
+            cur = to;
+            series = series_to;
+        }
+    }
+    return st;
+}
+
 /* A data-only record header: empty symbol and series ranges. */
 static void empty_ranges(const struct tsdb_head *h, struct buf *rec)
 {
     struct tsdb_symspace_marks m;
     tsdb_symspace_marks(&h->sym, &m);
-    tsdb_symspace_encode(&h->sym, &m, rec);
-    tsdb_db_encode_series(h, h->n_series, rec);
+    tsdb_symspace_encode_range(&h->sym, &m, &m, rec);
+    tsdb_db_encode_series(h, h->n_series, h->n_series, rec);
 }
 
-/* Write every profile and float of `h` as data records after the first. */
+/* Write every profile and float of `h` as data records. */
 static enum kb_status write_head_data(const struct tsdb_head *h,
                                       struct tsdb_wal *w, struct buf *rec,
                                       struct kb_err *err)
@@ -111,7 +177,8 @@ static enum kb_status write_head_data(const struct tsdb_head *h,
     return st;
 }
 
-enum kb_status tsdb_db_checkpoint(struct tsdb *db, struct kb_err *err)
+enum kb_status tsdb_db_checkpoint(struct tsdb *db, const struct tsdb_head *h,
+                                  struct kb_err *err)
 {
     char wal_dir[KB_PATH_MAX], name[64], tmpname[64], tmp[KB_PATH_MAX],
         final[KB_PATH_MAX];
@@ -129,16 +196,9 @@ enum kb_status tsdb_db_checkpoint(struct tsdb *db, struct kb_err *err)
     struct tsdb_wal *w = NULL;
     struct buf rec;
     buf_init(&rec, BUF_NO_LIMIT);
-    if ((st = tsdb_wal_open(tmp, NULL, &w, err)))
-        goto done;
-    /* First record: every symbol and series; then the data. */
-    struct tsdb_symspace_marks empty;
-    tsdb_symspace_empty_marks(&empty);
-    tsdb_symspace_encode(&db->head->sym, &empty, &rec);
-    tsdb_db_encode_series(db->head, 0, &rec);
-    tsdb_db_encode_data(NULL, 0, NULL, 0, &rec);
-    if ((st = flush_record(w, &rec, err)) ||
-        (st = write_head_data(db->head, w, &rec, err)) ||
+    if ((st = tsdb_wal_open(tmp, NULL, &w, err)) ||
+        (st = write_head_tables(h, w, &rec, err)) ||
+        (st = write_head_data(h, w, &rec, err)) ||
         (st = tsdb_wal_close(w, err)))
         goto done;
     w = NULL;
@@ -148,11 +208,15 @@ enum kb_status tsdb_db_checkpoint(struct tsdb *db, struct kb_err *err)
     }
     if ((st = kb_dir_sync(wal_dir, err)))
         goto done;
-    tsdb_symspace_marks(&db->head->sym, &db->logged_sym);
-    db->logged_series = db->head->n_series;
-    /* The checkpoint holds everything: older segments and checkpoints go. */
-    if ((st = tsdb_wal_truncate(db->wal, c, err)))
-        goto done;
+    /* From here on the WAL describes `h`. */
+    tsdb_symspace_marks(&h->sym, &db->logged_sym);
+    db->logged_series = h->n_series;
+    /* Older segments and checkpoints are covered: delete them. A failure
+     * here leaves files that replay skips; it is logged, not fatal. */
+    struct kb_err terr = {0};
+    if (tsdb_wal_truncate(db->wal, c, &terr) != KB_OK)
+        log_warn("tsdb", "cannot delete old WAL segments", "err", terr.msg,
+                 NULL);
     tsdb_db_remove_old_checkpoints(wal_dir, c);
 done:
     if (w)
@@ -241,7 +305,18 @@ static enum kb_status compact_head_once(struct tsdb *db, bool *done,
         st = open_new_block(db, ulid, &b, err);
     if (st)
         return st;
+    /* The rebuilt head is checkpointed before it replaces the old one: if
+     * that fails, the old head and WAL stay as they were and the block is
+     * removed again, so nothing is counted twice. */
     struct tsdb_head *nh = tsdb_head_copy_after(h, end);
+    if ((st = tsdb_db_checkpoint(db, nh, err))) {
+        char path[KB_PATH_MAX];
+        snprintf(path, sizeof(path), "%s", tsdb_block_dir(b));
+        tsdb_block_close(b);
+        kb_remove_all(path, NULL);
+        tsdb_head_free(nh);
+        return st;
+    }
     pthread_rwlock_wrlock(&db->lock);
     add_block(db, b);
     db->head = nh;
@@ -249,7 +324,7 @@ static enum kb_status compact_head_once(struct tsdb *db, bool *done,
     tsdb_head_free(h);
     log_msgf(LOG_LEVEL_INFO, "tsdb", "wrote block %s for [%lld, %lld]", ulid,
              (long long)start, (long long)end);
-    return tsdb_db_checkpoint(db, err);
+    return KB_OK;
 }
 
 /* ---- Block merging ------------------------------------------------------ */
@@ -402,8 +477,10 @@ static void apply_retention(struct tsdb *db)
             delete_block(db, 0, "retention time");
     }
     if (db->opts.retention_size > 0) {
+        char wal[KB_PATH_MAX];
+        kb_path_join(wal, db->dir, "wal", NULL);
         for (;;) {
-            uint64_t total = db->wal_bytes;
+            uint64_t total = kb_disk_usage(wal);
             for (size_t i = 0; i < db->n_blocks; i++)
                 total += tsdb_block_meta(db->blocks[i])->bytes;
             if (total <= db->opts.retention_size || db->n_blocks == 0)
@@ -420,13 +497,13 @@ enum kb_status tsdb_compact(struct tsdb *db, struct kb_err *err)
                        db->dir);
     enum kb_status st = KB_OK;
     bool done = false;
+    /* Only compaction changes the block list: `compactor` keeps two calls
+     * from overlapping, so it may read the list without the lock. */
+    pthread_mutex_lock(&db->compactor);
     pthread_mutex_lock(&db->writer);
     while (st == KB_OK && !done)
         st = compact_head_once(db, &done, err);
     pthread_mutex_unlock(&db->writer);
-    /* Merging and retention change only the block list, which only this
-     * function does; `compactor` keeps two calls from overlapping. */
-    pthread_mutex_lock(&db->compactor);
     bool merged = true;
     while (st == KB_OK && merged)
         st = merge_once(db, &merged, err);

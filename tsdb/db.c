@@ -88,12 +88,12 @@ void tsdb_options_default(struct tsdb_options *o)
 
 /* ---- The BATCH record --------------------------------------------------- */
 
-void tsdb_db_encode_series(const struct tsdb_head *h, size_t from,
+void tsdb_db_encode_series(const struct tsdb_head *h, size_t from, size_t to,
                            struct buf *b)
 {
     tsdb_enc_uvarint(b, from);
-    tsdb_enc_uvarint(b, h->n_series - from);
-    for (size_t i = from; i < h->n_series; i++) {
+    tsdb_enc_uvarint(b, to - from);
+    for (size_t i = from; i < to; i++) {
         const struct tsdb_head_series *s = h->series[i];
         tsdb_enc_uvarint(b, (uint64_t)s->kind);
         tsdb_enc_varint(b, s->period);
@@ -262,7 +262,6 @@ static enum kb_status replay_record(void *ctx, uint8_t type,
         return corrupt(r, why);
     if ((st = replay_series(r)) || (st = replay_data(r)))
         return st;
-    r->db->wal_bytes += len;
     return KB_OK;
 }
 
@@ -311,18 +310,33 @@ static int block_cmp(const void *a, const void *b)
     return strcmp(x->ulid, y->ulid);
 }
 
-/* Whether block `ulid` is listed as a source of another loaded block: then
- * a compaction finished writing its replacement and crashed before
- * deleting it. */
-static bool replaced(const struct tsdb *db, const char *ulid)
+/* Whether every source of `m` (or `m` itself, for a block made from the
+ * head) is among the sources of `o`. */
+static bool covered_by(const struct tsdb_block_meta *m,
+                       const struct tsdb_block_meta *o)
 {
+    size_t n = m->n_sources ? m->n_sources : 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *u = m->n_sources ? m->sources[i] : m->ulid;
+        bool found = false;
+        for (size_t j = 0; !found && j < o->n_sources; j++)
+            found = strcmp(o->sources[j], u) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* Whether block `b` was replaced by another loaded block of a higher level
+ * that holds all of its sources: a compaction wrote the replacement and
+ * crashed before deleting `b`. */
+static bool replaced(const struct tsdb *db, const struct tsdb_block *b)
+{
+    const struct tsdb_block_meta *m = tsdb_block_meta(b);
     for (size_t i = 0; i < db->n_blocks; i++) {
-        const struct tsdb_block_meta *m = tsdb_block_meta(db->blocks[i]);
-        if (strcmp(m->ulid, ulid) == 0)
-            continue;
-        for (size_t j = 0; j < m->n_sources; j++)
-            if (strcmp(m->sources[j], ulid) == 0)
-                return true;
+        const struct tsdb_block_meta *o = tsdb_block_meta(db->blocks[i]);
+        if (db->blocks[i] != b && o->level > m->level && covered_by(m, o))
+            return true;
     }
     return false;
 }
@@ -370,7 +384,7 @@ static enum kb_status load_blocks(struct tsdb *db, struct kb_err *err)
     size_t w = 0;
     for (size_t i = 0; i < db->n_blocks; i++) {
         struct tsdb_block *b = db->blocks[i];
-        if (replaced(db, tsdb_block_meta(b)->ulid)) {
+        if (replaced(db, b)) {
             char path[KB_PATH_MAX];
             snprintf(path, sizeof(path), "%s", tsdb_block_dir(b));
             tsdb_block_close(b);
@@ -449,8 +463,8 @@ static enum kb_status replay_all(struct tsdb *db, const char *wal_dir,
             return st;
         if (rs->damaged)
             return kb_errf(err, KB_ERR_INVALID,
-                           "%s: checkpoint is damaged; move it aside to "
-                           "start from the segments alone",
+                           "%s: checkpoint is damaged: the head it holds "
+                           "cannot be rebuilt (the blocks are intact)",
                            path);
     }
     uint64_t cp_records = rs->records;
@@ -522,7 +536,7 @@ enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
             tsdb_db_remove_old_checkpoints(wal_dir, checkpoint);
         }
         /* A head rebuilt above has new ids: the WAL must say so. */
-        if (truncated && (st = tsdb_db_checkpoint(db, err)))
+        if (truncated && (st = tsdb_db_checkpoint(db, db->head, err)))
             goto fail;
     }
     log_msgf(LOG_LEVEL_INFO, "tsdb",
@@ -629,6 +643,21 @@ series_for_append(struct tsdb *db, const struct labels *ls,
     return KB_OK;
 }
 
+/* Data at or before the newest block's end belongs to a range already
+ * written: refuse it (as Prometheus does: "out of bounds") rather than keep
+ * it in the head, which drops such data when it is reopened. */
+static enum kb_status check_bounds(const struct tsdb *db, int64_t t,
+                                   struct kb_err *err)
+{
+    int64_t maxt = tsdb_db_blocks_maxt(db);
+    if (maxt != INT64_MIN && t <= maxt)
+        return kb_errf(err, KB_ERR_INVALID,
+                       "out of bounds: t=%lld is not after the newest "
+                       "block's end t=%lld",
+                       (long long)t, (long long)maxt);
+    return KB_OK;
+}
+
 static int pair_cmp(const void *a, const void *b)
 {
     const struct stack_value *x = a, *y = b;
@@ -691,6 +720,8 @@ enum kb_status tsdb_append_profile(struct tsdb_appender *a,
     enum kb_status st =
         series_for_append(db, ls, TSDB_PROFILES, p->period, &s, err);
     if (st == KB_OK)
+        st = check_bounds(db, t_ms, err);
+    if (st == KB_OK)
         st = tsdb_head_check_time(s, t_ms, db->opts.out_of_order_window, err);
     for (size_t i = 0; st == KB_OK && i < a->n_profiles; i++)
         if (a->profiles[i].ref == s->ref && a->profiles[i].t == t_ms)
@@ -726,6 +757,8 @@ enum kb_status tsdb_append_float(struct tsdb_appender *a,
     struct tsdb_head_series *s;
     enum kb_status st = series_for_append(db, ls, TSDB_FLOATS, 0, &s, err);
     if (st == KB_OK)
+        st = check_bounds(db, t_ms, err);
+    if (st == KB_OK)
         st = tsdb_head_check_time(s, t_ms, db->opts.out_of_order_window, err);
     pthread_rwlock_unlock(&db->lock);
     if (st)
@@ -744,7 +777,8 @@ enum kb_status tsdb_appender_commit(struct tsdb_appender *a, struct kb_err *err)
     /* Only this writer changes the head's tables, so reading them here
      * without the lock is safe. */
     tsdb_symspace_encode(&db->head->sym, &db->logged_sym, &rec);
-    tsdb_db_encode_series(db->head, db->logged_series, &rec);
+    tsdb_db_encode_series(db->head, db->logged_series, db->head->n_series,
+                          &rec);
     tsdb_db_encode_data(a->profiles, a->n_profiles, a->floats, a->n_floats,
                         &rec);
     enum kb_status st = KB_OK;
@@ -764,7 +798,6 @@ enum kb_status tsdb_appender_commit(struct tsdb_appender *a, struct kb_err *err)
         goto done;
     if ((st = tsdb_wal_sync(db->wal, err)))
         goto done;
-    db->wal_bytes += rec.len;
     mark_logged(db);
     pthread_rwlock_wrlock(&db->lock);
     for (size_t i = 0; i < a->n_profiles; i++) {
@@ -879,7 +912,9 @@ void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
         st->locations += p->n_locations;
         st->stack_nodes += tsdb_stacks_count(spaces[i]->stacks);
     }
-    st->wal_bytes = db->wal_bytes;
+    char wal[KB_PATH_MAX];
+    if (kb_path_join(wal, db->dir, "wal", NULL) == KB_OK)
+        st->wal_bytes = kb_disk_usage(wal);
     pthread_rwlock_unlock(&db->lock);
     free(spaces);
     hmap_free(seen);

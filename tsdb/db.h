@@ -33,7 +33,6 @@ struct tsdb {
     /* What the WAL (and checkpoint) already hold: ids below these. */
     struct tsdb_symspace_marks logged_sym;
     size_t logged_series;
-    uint64_t wal_bytes;
     /* Blocks on disk, sorted by mint. */
     struct tsdb_block **blocks;
     size_t n_blocks, cap_blocks;
@@ -55,8 +54,8 @@ struct tsdb_pending_float {
     double v;
 };
 
-/* Encode the series of `h` from index `from` on (BATCH record layout). */
-void tsdb_db_encode_series(const struct tsdb_head *h, size_t from,
+/* Encode the series of `h` with indexes [from, to) (BATCH layout). */
+void tsdb_db_encode_series(const struct tsdb_head *h, size_t from, size_t to,
                            struct buf *b);
 /* Encode profiles and floats (BATCH record layout). */
 void tsdb_db_encode_data(const struct tsdb_pending_profile *pp, size_t np,
@@ -69,9 +68,12 @@ int64_t tsdb_db_blocks_maxt(const struct tsdb *db);
 /* Checkpoints are WAL directories named wal/checkpoint.NNNNNNNN. */
 #define TSDB_CHECKPOINT_PREFIX "checkpoint."
 
-/* Write the whole head as a checkpoint and delete the WAL segments and
- * checkpoints it replaces (compact.c). The caller holds `writer`. */
-enum kb_status tsdb_db_checkpoint(struct tsdb *db, struct kb_err *err);
+/* Write `h` as a checkpoint, the WAL's new starting point, and delete the
+ * WAL segments and checkpoints it replaces (compact.c). On success the WAL
+ * describes `h`: the caller must make it db->head before releasing
+ * `writer`, which it holds. On failure nothing changed but a WAL cut. */
+enum kb_status tsdb_db_checkpoint(struct tsdb *db, const struct tsdb_head *h,
+                                  struct kb_err *err);
 /* Remove every checkpoint in `wal_dir` but number `keep` (db.c). */
 void tsdb_db_remove_old_checkpoints(const char *wal_dir, uint32_t keep);
 

@@ -111,6 +111,8 @@ enum kb_status tsdb_head_check_time(const struct tsdb_head_series *s, int64_t t,
 {
     if (t > s->max_t)
         return KB_OK;
+    if (t == s->max_t)
+        goto dup;
     if (t < s->max_t - window || window == 0)
         return kb_errf(err, KB_ERR_INVALID,
                        "out of order: t=%lld is older than the series' "

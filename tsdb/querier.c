@@ -63,6 +63,7 @@ struct tsdb_querier {
     struct hmap *by_labels; /* labels text -> index + 1 */
     void **mems;            /* decoded block chunks, freed at close */
     size_t n_mems, cap_mems;
+    struct kb_err first_err; /* the first read error, KB_OK if none */
 };
 
 struct tsdb_querier *tsdb_querier_open(struct tsdb *db, int64_t mint,
@@ -236,13 +237,11 @@ static const uint32_t *block_candidates(const struct tsdb_block *b,
     return NULL;
 }
 
-static struct tsdb_querier *sort_q;
-
-static int ref_cmp(const void *a, const void *b)
+static int ref_cmp(const void *a, const void *b, void *ctx)
 {
+    const struct tsdb_querier *q = ctx;
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return labels_compare(sort_q->series[x - 1].labels,
-                          sort_q->series[y - 1].labels);
+    return labels_compare(q->series[x - 1].labels, q->series[y - 1].labels);
 }
 
 enum kb_status tsdb_querier_select(struct tsdb_querier *q,
@@ -293,9 +292,8 @@ enum kb_status tsdb_querier_select(struct tsdb_querier *q,
         out[count++] = i + 1;
     }
     free(picked);
-    sort_q = q;
     if (count > 1)
-        qsort(out, count, sizeof(*out), ref_cmp);
+        qsort_r(out, count, sizeof(*out), ref_cmp, q);
     *refs = out;
     *n_refs = count;
     return KB_OK;
@@ -363,11 +361,12 @@ static enum kb_status load(struct tsdb_querier *q, struct qseries *s,
         }
         const struct tsdb_block *b = q->db->blocks[part->source - 1];
         enum kb_status pst;
+        struct kb_err perr = {0};
         if (s->kind == TSDB_PROFILES) {
             struct tsdb_profile_view *v;
             size_t n;
             void *mem;
-            pst = tsdb_block_read_profiles(b, part->index, &v, &n, &mem, err);
+            pst = tsdb_block_read_profiles(b, part->index, &v, &n, &mem, &perr);
             if (pst == KB_OK) {
                 keep_mem(q, mem);
                 for (size_t k = 0; k < n; k++)
@@ -378,7 +377,7 @@ static enum kb_status load(struct tsdb_querier *q, struct qseries *s,
             int64_t *t;
             double *v;
             size_t n;
-            pst = tsdb_block_read_floats(b, part->index, &t, &v, &n, err);
+            pst = tsdb_block_read_floats(b, part->index, &t, &v, &n, &perr);
             for (size_t k = 0; pst == KB_OK && k < n; k++)
                 if (t[k] >= q->mint && t[k] <= q->maxt)
                     add_float(s, &cap_f, t[k], v[k]);
@@ -386,8 +385,11 @@ static enum kb_status load(struct tsdb_querier *q, struct qseries *s,
             free(v);
         }
         if (pst != KB_OK) {
-            log_warn("tsdb", "skipping damaged data", "err",
-                     err ? err->msg : "", NULL);
+            log_warn("tsdb", "skipping damaged data", "err", perr.msg, NULL);
+            if (q->first_err.status == KB_OK)
+                q->first_err = perr;
+            if (st == KB_OK && err)
+                *err = perr;
             st = pst;
         }
     }
@@ -513,7 +515,7 @@ static struct pprof_profile *merge_source(struct tsdb_querier *q,
     pprof_symtab_begin(symtab, sp->symbols);
     uint32_t *locs = NULL;
     size_t cap = 0;
-    for (uint32_t node = 1; node < n_nodes; node++) {
+    for (uint32_t node = 0; node < n_nodes; node++) { /* 0: empty stack */
         if (totals[node] == 0)
             continue;
         size_t depth = tsdb_stacks_depth(sp->stacks, node);
@@ -596,4 +598,12 @@ enum kb_status tsdb_querier_merge(struct tsdb_querier *q, const uint64_t *refs,
     pprof_free(header);
     *out = p;
     return KB_OK;
+}
+
+enum kb_status tsdb_querier_error(const struct tsdb_querier *q,
+                                  struct kb_err *err)
+{
+    if (q->first_err.status != KB_OK && err)
+        *err = q->first_err;
+    return q->first_err.status;
 }

@@ -74,16 +74,18 @@ static void range_header(struct buf *b, size_t from, size_t to)
     tsdb_enc_uvarint(b, to - from);
 }
 
-void tsdb_symspace_encode(const struct tsdb_symspace *s,
-                          const struct tsdb_symspace_marks *from, struct buf *b)
+void tsdb_symspace_encode_range(const struct tsdb_symspace *s,
+                                const struct tsdb_symspace_marks *from,
+                                const struct tsdb_symspace_marks *to,
+                                struct buf *b)
 {
     const struct pprof_profile *p = s->symbols;
-    range_header(b, from->strings, p->n_strings);
-    for (size_t i = from->strings; i < p->n_strings; i++)
+    range_header(b, from->strings, to->strings);
+    for (size_t i = from->strings; i < to->strings; i++)
         tsdb_enc_bytes(b, p->strings[i], p->string_lens[i]);
 
-    range_header(b, from->mappings, p->n_mappings);
-    for (size_t i = from->mappings; i < p->n_mappings; i++) {
+    range_header(b, from->mappings, to->mappings);
+    for (size_t i = from->mappings; i < to->mappings; i++) {
         const struct pprof_mapping *m = &p->mappings[i];
         tsdb_enc_uvarint(b, m->memory_start);
         tsdb_enc_uvarint(b, m->memory_limit);
@@ -96,8 +98,8 @@ void tsdb_symspace_encode(const struct tsdb_symspace *s,
                                 (uint64_t)m->has_inline_frames << 3);
     }
 
-    range_header(b, from->functions, p->n_functions);
-    for (size_t i = from->functions; i < p->n_functions; i++) {
+    range_header(b, from->functions, to->functions);
+    for (size_t i = from->functions; i < to->functions; i++) {
         const struct pprof_function *f = &p->functions[i];
         tsdb_enc_uvarint(b, f->name);
         tsdb_enc_uvarint(b, f->system_name);
@@ -105,8 +107,8 @@ void tsdb_symspace_encode(const struct tsdb_symspace *s,
         tsdb_enc_varint(b, f->start_line);
     }
 
-    range_header(b, from->locations, p->n_locations);
-    for (size_t i = from->locations; i < p->n_locations; i++) {
+    range_header(b, from->locations, to->locations);
+    for (size_t i = from->locations; i < to->locations; i++) {
         const struct pprof_location *l = &p->locations[i];
         tsdb_enc_uvarint(b, l->mapping_id);
         tsdb_enc_uvarint(b, l->address);
@@ -118,12 +120,19 @@ void tsdb_symspace_encode(const struct tsdb_symspace *s,
         }
     }
 
-    uint32_t n_stacks = tsdb_stacks_count(s->stacks);
-    range_header(b, from->stacks, n_stacks);
-    for (uint32_t i = (uint32_t)from->stacks; i < n_stacks; i++) {
+    range_header(b, from->stacks, to->stacks);
+    for (uint32_t i = (uint32_t)from->stacks; i < to->stacks; i++) {
         tsdb_enc_uvarint(b, tsdb_stacks_parent(s->stacks, i));
         tsdb_enc_uvarint(b, tsdb_stacks_location(s->stacks, i));
     }
+}
+
+void tsdb_symspace_encode(const struct tsdb_symspace *s,
+                          const struct tsdb_symspace_marks *from, struct buf *b)
+{
+    struct tsdb_symspace_marks to;
+    tsdb_symspace_marks(s, &to);
+    tsdb_symspace_encode_range(s, from, &to, b);
 }
 
 /* Read a range header; the range must start at the table's current size.

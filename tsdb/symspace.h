@@ -37,6 +37,13 @@ void tsdb_symspace_encode(const struct tsdb_symspace *s,
                           const struct tsdb_symspace_marks *from,
                           struct buf *b);
 
+/* The same for the entries between `from` and `to` (to <= current, per
+ * table); a long encoding can so be cut into several records. */
+void tsdb_symspace_encode_range(const struct tsdb_symspace *s,
+                                const struct tsdb_symspace_marks *from,
+                                const struct tsdb_symspace_marks *to,
+                                struct buf *b);
+
 /* Read one encoding from `d` and add its entries. Each table's first id
  * must equal its current size and every entry must be new and refer only
  * to what exists; else returns false with *why naming the problem. */

@@ -163,6 +163,12 @@ const struct tsdb_profile_view *tsdb_querier_profiles(struct tsdb_querier *q,
 void tsdb_querier_floats(struct tsdb_querier *q, uint64_t ref,
                          const int64_t **t, const double **v, size_t *n);
 
+/* The first error met while reading data (a damaged block chunk; that
+ * part of the data was left out of what the calls above returned), or
+ * KB_OK. Callers that list data check it at the end. */
+enum kb_status tsdb_querier_error(const struct tsdb_querier *q,
+                                  struct kb_err *err);
+
 /* Merge every profile of the series `refs` within the range into a new
  * pprof (sample type and period from the series' names; they must all be
  * of one type, else KB_ERR_MISMATCH). *out is NULL when nothing matched. */
@@ -203,7 +209,7 @@ struct tsdb_stats {
     /* Symbols summed over the head and blocks (each deduplicates its own). */
     uint64_t strings, mappings, functions, locations, stack_nodes;
     int64_t mint, maxt; /* ms; mint > maxt when empty */
-    uint64_t wal_bytes; /* WAL bytes written or replayed by this process */
+    uint64_t wal_bytes; /* bytes of the WAL directory on disk */
     uint64_t blocks, block_bytes;
 };
 

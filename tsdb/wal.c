@@ -832,8 +832,10 @@ static enum kb_status replay_dir(const char *dir, uint32_t min_segment,
     size_t skip = 0;
     while (skip < n && nums[skip] < min_segment)
         skip++;
-    memmove(nums, nums + skip, (n - skip) * sizeof(*nums));
-    n -= skip;
+    if (skip > 0) {
+        memmove(nums, nums + skip, (n - skip) * sizeof(*nums));
+        n -= skip;
+    }
     for (size_t i = 0; i < n && !d.found; i++) {
         if (i > 0 && nums[i] != nums[i - 1] + 1) {
             damage_at(&d, i, 0, "segment %08" PRIu32 " missing",

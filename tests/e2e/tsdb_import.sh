@@ -165,6 +165,12 @@ fails_with "damaged chunk: the merge fails naming the block" 1 "$blk" \
     "$KILNCTL" tsdb dump "$tmp/blocks" --match='{job="goapp"}' \
     -o "$tmp/x.pb.gz"
 
+fails_with "damaged chunk: listing fails too, naming the block" 1 "$blk" \
+    "$KILNCTL" tsdb dump "$tmp/blocks" --match='{job="goapp"}'
+fails_with "data older than the newest block is refused (out of bounds)" 1 \
+    "out of bounds" "$KILNCTL" import --storage.path="$tmp/dmg" \
+    --labels='{job="other"}' "$fx/cpu.pb.gz"
+
 # The time range selects profiles.
 t2=$("$KILNCTL" pprof info --format=json "$fx/cpu2.pb.gz" | jq -r '.time_nanos')
 t2s=$((t2 / 1000000000))
