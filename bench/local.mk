@@ -1,8 +1,13 @@
 # bench/: benchmarks; run by hand (scripts in bench/), never by make check.
-# `make bench` builds everything and runs them from the build directory.
-EXTRA_DIST += bench/pprof_merge
+# `make bench` builds everything and runs them from the build directory;
+# it fails if any benchmark misses its goal, after running them all.
+EXTRA_DIST += bench/pprof_merge bench/tsdb bench/retime.c bench/tsdb_timer.c
 
 .PHONY: bench
 bench: all
+	st=0; \
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
-	GO='$(GO)' bash $(top_srcdir)/bench/pprof_merge
+	GO='$(GO)' bash $(top_srcdir)/bench/pprof_merge || st=1; \
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	GO='$(GO)' bash $(top_srcdir)/bench/tsdb || st=1; \
+	exit $$st
