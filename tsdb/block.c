@@ -140,7 +140,17 @@ struct tsdb_block_writer {
     /* The source of the last add and its stack id translation. */
     const struct tsdb_symspace *src;
     struct tsdb_stack_mapper mapper;
+    /* A downsampled block: its resolution (ms) and raw block. */
+    int64_t resolution;
+    char downsample_of[TSDB_ULID_LEN + 1];
 };
+
+void tsdb_block_writer_set_downsample(struct tsdb_block_writer *w,
+                                      int64_t resolution, const char *raw)
+{
+    w->resolution = resolution;
+    snprintf(w->downsample_of, sizeof(w->downsample_of), "%s", raw);
+}
 
 struct tsdb_block_writer *tsdb_block_writer_new(void)
 {
@@ -389,9 +399,10 @@ static void encode_postings(struct tsdb_block_writer *w, struct buf *raw)
     hmap_free(post);
 }
 
-static void write_meta(struct buf *out, const char *ulid, int64_t mint,
-                       int64_t maxt, int level, const char *const *sources,
-                       size_t n_sources, const uint64_t counts[4])
+static void write_meta(const struct tsdb_block_writer *w, struct buf *out,
+                       const char *ulid, int64_t mint, int64_t maxt, int level,
+                       const char *const *sources, size_t n_sources,
+                       const uint64_t counts[4])
 {
     struct jsonw j;
     jsonw_init(&j, out);
@@ -421,6 +432,15 @@ static void write_meta(struct buf *out, const char *ulid, int64_t mint,
         jsonw_string(&j, sources[i]);
     jsonw_array_end(&j);
     jsonw_object_end(&j);
+    if (w->resolution > 0) {
+        jsonw_key(&j, "downsample");
+        jsonw_object_begin(&j);
+        jsonw_key(&j, "resolution");
+        jsonw_int(&j, w->resolution);
+        jsonw_key(&j, "of");
+        jsonw_string(&j, w->downsample_of);
+        jsonw_object_end(&j);
+    }
     jsonw_key(&j, "version");
     jsonw_int(&j, BLOCK_VERSION);
     jsonw_object_end(&j);
@@ -544,7 +564,7 @@ tsdb_block_writer_finish(struct tsdb_block_writer *w, const char *db_dir,
         st = write_file(tmp, "symbols", &file, err);
 
     buf_reset(&file);
-    write_meta(&file, ulid, mint, maxt, level, sources, n_sources, counts);
+    write_meta(w, &file, ulid, mint, maxt, level, sources, n_sources, counts);
     if (st == KB_OK)
         st = write_file(tmp, "meta.json", &file, err);
     if (st == KB_OK)
@@ -692,6 +712,19 @@ static enum kb_status load_meta(struct tsdb_block *b, struct kb_err *err)
         const char *s = json_string_value(json_array_get(sources, i));
         if (s && strlen(s) == TSDB_ULID_LEN)
             strcpy(b->meta.sources[b->meta.n_sources++], s);
+    }
+    json_t *down = json_object_get(root, "downsample");
+    if (down != NULL) {
+        json_t *res = json_object_get(down, "resolution");
+        json_t *of = json_object_get(down, "of");
+        if (!json_is_integer(res) || json_integer_value(res) <= 0 ||
+            !json_is_string(of) ||
+            strlen(json_string_value(of)) != TSDB_ULID_LEN) {
+            st = kb_errf(err, KB_ERR_INVALID, "%s: bad \"downsample\"", path);
+            goto done;
+        }
+        b->meta.resolution = json_integer_value(res);
+        strcpy(b->meta.downsample_of, json_string_value(of));
     }
 done:
     json_decref(root);

@@ -34,6 +34,11 @@ void tsdb_block_writer_add_floats(struct tsdb_block_writer *w,
                                   const struct labels *ls, const int64_t *t,
                                   const double *v, size_t n);
 
+/* Make the block a downsampled copy of raw block `raw` (ULID) at
+ * `resolution` ms (recorded in meta.json). */
+void tsdb_block_writer_set_downsample(struct tsdb_block_writer *w,
+                                      int64_t resolution, const char *raw);
+
 /* Write the block into `db_dir`: built in `db_dir/ULID.tmp`, every file
  * fsynced, renamed to `db_dir/ULID`, directory fsynced. `mint`/`maxt` (ms,
  * inclusive) is the range it covers; `level` and `sources` (ULIDs of the
@@ -57,6 +62,10 @@ struct tsdb_block_meta {
     size_t n_sources;
     char (*sources)[TSDB_ULID_LEN + 1];
     uint64_t bytes; /* of the block's files */
+    /* Downsampled blocks: the bucket width (ms) and the raw block they
+     * summarize; 0 and "" for raw blocks. */
+    int64_t resolution;
+    char downsample_of[TSDB_ULID_LEN + 1];
 };
 
 /* Open the block directory `dir`: checks meta.json, the magic numbers and

@@ -421,6 +421,8 @@ static enum kb_status merge_once(struct tsdb *db, bool *merged,
         window *= 3;
         for (size_t i = 0; i < db->n_blocks; i++) {
             const struct tsdb_block_meta *m = tsdb_block_meta(db->blocks[i]);
+            if (m->resolution > 0)
+                continue; /* downsampled copies follow their raw block */
             int64_t ws = m->mint - (((m->mint % window) + window) % window);
             int64_t we = ws + window - 1;
             if (m->maxt > we || m->maxt - m->mint + 1 >= window ||
@@ -431,7 +433,7 @@ static enum kb_status merge_once(struct tsdb *db, bool *merged,
             for (size_t j = i; j < db->n_blocks && n < 64; j++) {
                 const struct tsdb_block_meta *o =
                     tsdb_block_meta(db->blocks[j]);
-                if (o->mint >= ws && o->maxt <= we)
+                if (o->resolution == 0 && o->mint >= ws && o->maxt <= we)
                     group[n++] = db->blocks[j];
             }
             if (n < 2)
@@ -444,6 +446,163 @@ static enum kb_status merge_once(struct tsdb *db, bool *merged,
         }
     }
     return KB_OK;
+}
+
+static void delete_block(struct tsdb *db, size_t i, const char *why);
+
+/* ---- Downsampling ------------------------------------------------------ */
+
+/* The resolutions every raw block older than downsample_after gets. */
+static const int64_t resolutions[] = {5 * 60 * 1000, 60 * 60 * 1000};
+#define N_RESOLUTIONS (sizeof(resolutions) / sizeof(resolutions[0]))
+
+/* The block downsampling `raw` at `res`, or NULL. */
+static struct tsdb_block *companion(const struct tsdb *db,
+                                    const struct tsdb_block *raw, int64_t res)
+{
+    const char *ulid = tsdb_block_meta(raw)->ulid;
+    for (size_t i = 0; i < db->n_blocks; i++) {
+        const struct tsdb_block_meta *m = tsdb_block_meta(db->blocks[i]);
+        if (m->resolution == res && strcmp(m->downsample_of, ulid) == 0)
+            return db->blocks[i];
+    }
+    return NULL;
+}
+
+/* Sum a series' profiles into buckets of `res` ms: one view per bucket,
+ * at the bucket's start, with the summed durations and pairs. The views
+ * and their pairs live in one allocation returned in *mem. */
+static size_t bucket_profiles(const struct tsdb_profile_view *v, size_t n,
+                              int64_t res, uint32_t n_stacks,
+                              struct tsdb_profile_view **out, void **mem)
+{
+    size_t pairs = 0;
+    for (size_t k = 0; k < n; k++)
+        pairs += v[k].n;
+    size_t vsize = (n + 1) * sizeof(**out);
+    uint8_t *m =
+        kb_malloc(vsize + (pairs + 1) * (sizeof(int64_t) + sizeof(uint32_t)));
+    struct tsdb_profile_view *b = (struct tsdb_profile_view *)(void *)m;
+    int64_t *values = (int64_t *)(void *)(m + vsize);
+    uint32_t *stacks = (uint32_t *)(void *)(values + pairs + 1);
+    int64_t *sum = kb_calloc(n_stacks, sizeof(*sum));
+    bool *seen = kb_calloc(n_stacks, sizeof(*seen));
+    size_t nb = 0, used = 0;
+    for (size_t k = 0; k < n;) {
+        int64_t start = v[k].t_ms - (((v[k].t_ms % res) + res) % res);
+        size_t first = used, e = k;
+        int64_t duration = 0;
+        for (; e < n && v[e].t_ms < start + res; e++) {
+            duration += v[e].duration_ns;
+            for (size_t j = 0; j < v[e].n; j++) {
+                uint32_t st = v[e].stacks[j];
+                if (!seen[st]) {
+                    seen[st] = true;
+                    stacks[used++] = st;
+                }
+                sum[st] =
+                    (int64_t)((uint64_t)sum[st] + (uint64_t)v[e].values[j]);
+            }
+        }
+        size_t cnt = used - first;
+        tsdb_head_sort_pairs(stacks + first, values + first, cnt);
+        for (size_t j = first; j < used; j++) {
+            values[j] = sum[stacks[j]];
+            sum[stacks[j]] = 0;
+            seen[stacks[j]] = false;
+        }
+        b[nb++] = (struct tsdb_profile_view){
+            0, start, duration, cnt, stacks + first, values + first};
+        k = e;
+    }
+    free(sum);
+    free(seen);
+    *out = b;
+    *mem = m;
+    return nb;
+}
+
+static enum kb_status downsample_block(struct tsdb *db,
+                                       const struct tsdb_block *raw,
+                                       int64_t res, struct kb_err *err)
+{
+    const struct tsdb_block_meta *m = tsdb_block_meta(raw);
+    const struct tsdb_symspace *sp = tsdb_block_symspace(raw);
+    struct tsdb_block_writer *w = tsdb_block_writer_new();
+    tsdb_block_writer_set_downsample(w, res, m->ulid);
+    enum kb_status st = KB_OK;
+    for (size_t i = 0; st == KB_OK && i < tsdb_block_series_count(raw); i++) {
+        if (tsdb_block_series_kind(raw, i) != TSDB_PROFILES)
+            continue; /* float series are small: queries read them raw */
+        struct tsdb_profile_view *v, *b;
+        size_t n;
+        void *mem, *bmem;
+        if ((st = tsdb_block_read_profiles(raw, i, &v, &n, &mem, err)))
+            break;
+        size_t nb = bucket_profiles(v, n, res, tsdb_stacks_count(sp->stacks),
+                                    &b, &bmem);
+        tsdb_block_writer_add_profiles(w, tsdb_block_series_labels(raw, i),
+                                       tsdb_block_series_period(raw, i), sp, b,
+                                       nb);
+        free(bmem);
+        free(mem);
+    }
+    size_t ns = m->n_sources ? m->n_sources : 1;
+    const char **src = kb_calloc(ns, sizeof(*src));
+    for (size_t j = 0; j < ns; j++)
+        src[j] = m->n_sources ? m->sources[j] : m->ulid;
+    char ulid[TSDB_ULID_LEN + 1];
+    struct tsdb_block *out = NULL;
+    if (st == KB_OK)
+        st = tsdb_block_writer_finish(w, db->dir, m->mint, m->maxt, m->level,
+                                      src, ns, ulid, err);
+    free(src);
+    tsdb_block_writer_free(w);
+    if (st == KB_OK)
+        st = open_new_block(db, ulid, &out, err);
+    if (st)
+        return st;
+    pthread_rwlock_wrlock(&db->lock);
+    add_block(db, out);
+    pthread_rwlock_unlock(&db->lock);
+    log_msgf(LOG_LEVEL_INFO, "tsdb", "downsampled block %s at %llds into %s",
+             m->ulid, (long long)(res / 1000), ulid);
+    return KB_OK;
+}
+
+/* Give every raw block that starts more than downsample_after before the
+ * newest data its downsampled copies (a resolution at least as wide as the
+ * block is pointless and skipped), and delete copies whose raw block is
+ * gone (merged into a larger one, or deleted by retention). */
+static enum kb_status downsample(struct tsdb *db, int64_t newest,
+                                 struct kb_err *err)
+{
+    for (size_t i = 0; i < db->n_blocks;) {
+        const struct tsdb_block_meta *m = tsdb_block_meta(db->blocks[i]);
+        bool orphan = m->resolution > 0;
+        for (size_t j = 0; orphan && j < db->n_blocks; j++)
+            orphan = strcmp(tsdb_block_meta(db->blocks[j])->ulid,
+                            m->downsample_of) != 0;
+        if (orphan)
+            delete_block(db, i, "downsampled block of a replaced block");
+        else
+            i++;
+    }
+    if (db->opts.downsample_after <= 0 || newest == INT64_MIN)
+        return KB_OK;
+    enum kb_status st = KB_OK;
+    size_t n = db->n_blocks; /* new copies are appended: not revisited */
+    for (size_t i = 0; st == KB_OK && i < n; i++) {
+        struct tsdb_block *b = db->blocks[i];
+        const struct tsdb_block_meta *m = tsdb_block_meta(b);
+        if (m->resolution > 0 || m->mint >= newest - db->opts.downsample_after)
+            continue;
+        for (size_t r = 0; st == KB_OK && r < N_RESOLUTIONS; r++)
+            if (resolutions[r] < m->maxt - m->mint + 1 &&
+                companion(db, b, resolutions[r]) == NULL)
+                st = downsample_block(db, b, resolutions[r], err);
+    }
+    return st;
 }
 
 /* ---- Retention ---------------------------------------------------------- */
@@ -509,6 +668,12 @@ enum kb_status tsdb_compact(struct tsdb *db, struct kb_err *err)
         st = merge_once(db, &merged, err);
     if (st == KB_OK)
         apply_retention(db);
+    if (st == KB_OK) {
+        int64_t newest = db->head->maxt;
+        if (tsdb_db_blocks_maxt(db) > newest)
+            newest = tsdb_db_blocks_maxt(db);
+        st = downsample(db, newest, err);
+    }
     pthread_mutex_unlock(&db->compactor);
     return st;
 }

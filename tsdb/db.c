@@ -84,6 +84,7 @@ void tsdb_options_default(struct tsdb_options *o)
     o->max_block_range = 31 * 24 * 3600 * 1000LL;
     o->retention_time = 15 * 24 * 3600 * 1000LL;
     o->retention_size = 0;
+    o->downsample_after = 24 * 3600 * 1000LL;
 }
 
 /* ---- The BATCH record --------------------------------------------------- */
@@ -835,6 +836,7 @@ size_t tsdb_blocks(struct tsdb *db, struct tsdb_block_info **out)
         info[i].float_samples = m->float_samples;
         info[i].bytes = m->bytes;
         info[i].level = m->level;
+        info[i].resolution = m->resolution;
     }
     pthread_rwlock_unlock(&db->lock);
     *out = info;
@@ -889,6 +891,11 @@ void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
     for (size_t b = 0; b < db->n_blocks; b++) {
         const struct tsdb_block *blk = db->blocks[b];
         const struct tsdb_block_meta *m = tsdb_block_meta(blk);
+        if (m->resolution > 0) { /* copies: counted in bytes only */
+            st->block_bytes += m->bytes;
+            st->downsampled_blocks++;
+            continue;
+        }
         for (size_t i = 0; i < tsdb_block_series_count(blk); i++)
             count_series(seen, tsdb_block_series_labels(blk, i),
                          tsdb_block_series_kind(blk, i), st);
@@ -903,8 +910,10 @@ void tsdb_stats(struct tsdb *db, struct tsdb_stats *st)
         if (m->maxt > st->maxt)
             st->maxt = m->maxt;
     }
-    /* Symbols: the largest space (each source dedups its own). */
+    /* Symbols: summed over the spaces (each source dedups its own). */
     for (size_t i = 0; i <= db->n_blocks; i++) {
+        if (spaces[i] == NULL) /* a downsampled copy */
+            continue;
         const struct pprof_profile *p = spaces[i]->symbols;
         st->strings += p->n_strings;
         st->mappings += p->n_mappings;

@@ -64,7 +64,33 @@ struct tsdb_querier {
     void **mems;            /* decoded block chunks, freed at close */
     size_t n_mems, cap_mems;
     struct kb_err first_err; /* the first read error, KB_OK if none */
+    bool downsampled_ok;     /* tsdb_querier_allow_downsampled */
 };
+
+void tsdb_querier_allow_downsampled(struct tsdb_querier *q)
+{
+    q->downsampled_ok = true;
+}
+
+/* The block to read in place of raw block `b`: its coarsest downsampled
+ * copy when allowed and `b` lies wholly inside the range, else `b`. */
+static size_t block_to_read(const struct tsdb_querier *q, size_t b)
+{
+    const struct tsdb_block_meta *m = tsdb_block_meta(q->db->blocks[b]);
+    size_t best = b;
+    int64_t best_res = 0;
+    if (!q->downsampled_ok || m->mint < q->mint || m->maxt > q->maxt)
+        return b;
+    for (size_t i = 0; i < q->db->n_blocks; i++) {
+        const struct tsdb_block_meta *c = tsdb_block_meta(q->db->blocks[i]);
+        if (c->resolution > best_res &&
+            strcmp(c->downsample_of, m->ulid) == 0) {
+            best = i;
+            best_res = c->resolution;
+        }
+    }
+    return best;
+}
 
 struct tsdb_querier *tsdb_querier_open(struct tsdb *db, int64_t mint,
                                        int64_t maxt)
@@ -253,7 +279,10 @@ enum kb_status tsdb_querier_select(struct tsdb_querier *q,
     bool *picked = NULL;
     size_t cap_picked = 0;
     /* Blocks, oldest first, then the head: parts come in time order. */
-    for (size_t b = 0; b < db->n_blocks; b++) {
+    for (size_t raw = 0; raw < db->n_blocks; raw++) {
+        if (tsdb_block_meta(db->blocks[raw])->resolution > 0)
+            continue; /* copies are read only in place of their raw block */
+        size_t b = block_to_read(q, raw);
         const struct tsdb_block *blk = db->blocks[b];
         const struct tsdb_block_meta *m = tsdb_block_meta(blk);
         if (m->maxt < q->mint || m->mint > q->maxt)

@@ -50,6 +50,9 @@ struct tsdb_options {
     int64_t max_block_range;     /* largest merged block, ms (31d) */
     int64_t retention_time;      /* ms; blocks older are deleted (15d); 0 off */
     uint64_t retention_size;     /* bytes of blocks+WAL kept (0 = no limit) */
+    int64_t downsample_after;    /* ms: blocks that start this long before
+                                    the newest data get 5m and 1h
+                                    downsampled copies (1d); 0 off */
     bool read_only;              /* replay only: share the lock with other
                                     readers, open no WAL segment, refuse
                                     commits (kilnctl tsdb list/stats/dump) */
@@ -154,6 +157,13 @@ enum kb_status tsdb_querier_select(struct tsdb_querier *q,
 const struct labels *tsdb_querier_labels(struct tsdb_querier *q, uint64_t ref);
 enum tsdb_series_kind tsdb_querier_kind(struct tsdb_querier *q, uint64_t ref);
 
+/* Let this querier read downsampled copies (5m, 1h buckets) in place of
+ * raw blocks that lie wholly inside its range; call before selecting.
+ * Merges over the range are unchanged by it (bucket sums are exact); the
+ * profiles it returns are then per bucket, at bucket starts. Long-range
+ * flame graphs use it. */
+void tsdb_querier_allow_downsampled(struct tsdb_querier *q);
+
 /* The profiles of a profile series within the range, oldest first. Valid
  * until the querier is closed. */
 const struct tsdb_profile_view *tsdb_querier_profiles(struct tsdb_querier *q,
@@ -189,6 +199,7 @@ struct tsdb_block_info {
     int64_t mint, maxt; /* ms */
     uint64_t series, profiles, float_samples, bytes;
     int level;
+    int64_t resolution; /* ms; 0 for raw blocks */
 };
 
 /* The blocks, oldest first (*out is the caller's to free()). */
@@ -208,9 +219,10 @@ struct tsdb_stats {
     uint64_t pairs; /* (stack, value) pairs stored */
     /* Symbols summed over the head and blocks (each deduplicates its own). */
     uint64_t strings, mappings, functions, locations, stack_nodes;
-    int64_t mint, maxt; /* ms; mint > maxt when empty */
-    uint64_t wal_bytes; /* bytes of the WAL directory on disk */
-    uint64_t blocks, block_bytes;
+    int64_t mint, maxt;           /* ms; mint > maxt when empty */
+    uint64_t wal_bytes;           /* bytes of the WAL directory on disk */
+    uint64_t blocks, block_bytes; /* raw blocks; bytes include copies */
+    uint64_t downsampled_blocks;
 };
 
 void tsdb_stats(struct tsdb *db, struct tsdb_stats *st);

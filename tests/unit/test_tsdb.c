@@ -704,6 +704,92 @@ static void test_symspace_repeated_empty_string(void)
     buf_free(&raw);
 }
 
+/* Merge text and number of profile views read, with or without
+ * downsampled copies. */
+static char *merged_text_ds(struct tsdb *db, bool ds, size_t *views)
+{
+    struct tsdb_querier *q = tsdb_querier_open(db, INT64_MIN, INT64_MAX);
+    if (ds)
+        tsdb_querier_allow_downsampled(q);
+    struct tsdb_matcher m;
+    tsdb_matcher_init(&m, TSDB_MATCH_EQ, "__name__", CPU, NULL);
+    uint64_t *refs = NULL;
+    size_t n = 0;
+    tsdb_querier_select(q, &m, 1, &refs, &n, NULL);
+    *views = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t nv;
+        tsdb_querier_profiles(q, refs[i], &nv);
+        *views += nv;
+    }
+    struct pprof_profile *p = NULL;
+    tsdb_querier_merge(q, refs, n, &p, NULL);
+    struct buf b;
+    buf_init(&b, BUF_NO_LIMIT);
+    if (p)
+        pprof_collapsed_write(p, 0, &b, NULL);
+    char *text = strdup(buf_cstr(&b));
+    buf_free(&b);
+    pprof_free(p);
+    free(refs);
+    tsdb_matcher_free(&m);
+    tsdb_querier_close(q);
+    return text;
+}
+
+static void test_downsampling(void)
+{
+    fresh_dir();
+    struct tsdb *db = open_db();
+    struct kb_err err;
+    struct labels *ls = series("d", CPU);
+    /* One profile every 10 minutes for 60 hours, in batches of 36. */
+    const int64_t step = 10 * 60 * 1000;
+    for (int i = 0; i < 360;) {
+        struct tsdb_appender *a = tsdb_appender_begin(db);
+        for (int k = 0; k < 36; k++, i++) {
+            struct pprof_profile *p = cpu_profile(1 + i % 7);
+            CHECK_INT(tsdb_append_profile(a, ls, step * i, step * 1000000, p, 1,
+                                          &err),
+                      KB_OK);
+            pprof_free(p);
+        }
+        CHECK_INT(tsdb_appender_commit(a, &err), KB_OK);
+    }
+    size_t raw_views, ds_views;
+    char *before = merged_text_ds(db, false, &raw_views);
+    CHECK_INT(raw_views, 360);
+    CHECK_INT(tsdb_compact(db, &err), KB_OK);
+    struct tsdb_stats st;
+    tsdb_stats(db, &st);
+    printf("# %llu raw blocks, %llu downsampled copies\n",
+           (unsigned long long)st.blocks,
+           (unsigned long long)st.downsampled_blocks);
+    CHECK(st.downsampled_blocks >= 2);
+    CHECK_INT(st.profiles, 360);
+    char *raw = merged_text_ds(db, false, &raw_views);
+    char *ds = merged_text_ds(db, true, &ds_views);
+    printf("# views: %zu raw, %zu with downsampled copies\n", raw_views,
+           ds_views);
+    CHECK_INT(raw_views, 360);
+    CHECK(ds_views <= raw_views / 4); /* 54 hourly buckets + 36 raw */
+    CHECK_STR(raw, before);
+    CHECK_STR(ds, before); /* bucket sums are exact */
+    tsdb_close(db, NULL);
+    db = open_db();
+    char *again = merged_text_ds(db, true, &ds_views);
+    CHECK_STR(again, before);
+    tsdb_stats(db, &st);
+    CHECK(st.downsampled_blocks >= 2);
+    tsdb_close(db, NULL);
+    free(before);
+    free(raw);
+    free(ds);
+    free(again);
+    labels_free(ls);
+    remove_dir();
+}
+
 int main(void)
 {
     RUN(test_append_commit_query_replay);
@@ -713,6 +799,7 @@ int main(void)
     RUN(test_selectors);
     RUN(test_type_ids);
     RUN(test_compaction_blocks_merge_retention);
+    RUN(test_downsampling);
     RUN(test_block_damage);
     RUN(test_symspace_repeated_empty_string);
     return unit_done();
