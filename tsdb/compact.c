@@ -135,45 +135,62 @@ static void empty_ranges(const struct tsdb_head *h, struct buf *rec)
     tsdb_db_encode_series(h, h->n_series, h->n_series, rec);
 }
 
-/* Write every profile and float of `h` as data records. */
+/* Data records being filled by write_head_data. */
+struct data_batch {
+    struct tsdb_pending_profile *pp;
+    struct tsdb_pending_float *pf;
+    size_t np, cap_p, nf, cap_f, bytes;
+};
+
+/* Write what `d` holds as one record, if anything, and empty it. */
+static enum kb_status flush_data(const struct tsdb_head *h,
+                                 struct data_batch *d, struct tsdb_wal *w,
+                                 struct buf *rec, struct kb_err *err)
+{
+    if (d->np == 0 && d->nf == 0)
+        return KB_OK;
+    empty_ranges(h, rec);
+    tsdb_db_encode_data(d->pp, d->np, d->pf, d->nf, rec);
+    d->np = d->nf = d->bytes = 0;
+    return flush_record(w, rec, err);
+}
+
+/* Write every profile and float of `h` as data records of about
+ * CHECKPOINT_RECORD_BYTES each (a record may end mid-series). */
 static enum kb_status write_head_data(const struct tsdb_head *h,
                                       struct tsdb_wal *w, struct buf *rec,
                                       struct kb_err *err)
 {
-    struct tsdb_pending_profile *pp = NULL;
-    struct tsdb_pending_float *pf = NULL;
-    size_t np = 0, cap_p = 0, nf = 0, cap_f = 0, bytes = 0;
+    struct data_batch d = {0};
     enum kb_status st = KB_OK;
-    for (size_t i = 0; st == KB_OK && i <= h->n_series; i++) {
-        bool last = i == h->n_series;
-        if (bytes >= CHECKPOINT_RECORD_BYTES || (last && (np || nf))) {
-            empty_ranges(h, rec);
-            tsdb_db_encode_data(pp, np, pf, nf, rec);
-            st = flush_record(w, rec, err);
-            np = nf = bytes = 0;
-        }
-        if (last)
-            break;
+    for (size_t i = 0; st == KB_OK && i < h->n_series; i++) {
         const struct tsdb_head_series *s = h->series[i];
-        for (size_t k = 0; k < s->n_profiles; k++) {
+        for (size_t k = 0; st == KB_OK && k < s->n_profiles; k++) {
             const struct tsdb_profile_view *v = &s->profiles[k];
-            pp = kb_grow(pp, &cap_p, np + 1, sizeof(*pp));
-            pp[np++] = (struct tsdb_pending_profile){s->ref,
-                                                     v->t_ms,
-                                                     v->duration_ns,
-                                                     v->n,
-                                                     (uint32_t *)v->stacks,
-                                                     (int64_t *)v->values};
-            bytes += 16 + v->n * 6;
+            d.pp = kb_grow(d.pp, &d.cap_p, d.np + 1, sizeof(*d.pp));
+            d.pp[d.np++] = (struct tsdb_pending_profile){s->ref,
+                                                         v->t_ms,
+                                                         v->duration_ns,
+                                                         v->n,
+                                                         (uint32_t *)v->stacks,
+                                                         (int64_t *)v->values};
+            d.bytes += 16 + v->n * 6;
+            if (d.bytes >= CHECKPOINT_RECORD_BYTES)
+                st = flush_data(h, &d, w, rec, err);
         }
-        for (size_t k = 0; k < s->n_floats; k++) {
-            pf = kb_grow(pf, &cap_f, nf + 1, sizeof(*pf));
-            pf[nf++] = (struct tsdb_pending_float){s->ref, s->ft[k], s->fv[k]};
-            bytes += 12;
+        for (size_t k = 0; st == KB_OK && k < s->n_floats; k++) {
+            d.pf = kb_grow(d.pf, &d.cap_f, d.nf + 1, sizeof(*d.pf));
+            d.pf[d.nf++] =
+                (struct tsdb_pending_float){s->ref, s->ft[k], s->fv[k]};
+            d.bytes += 12;
+            if (d.bytes >= CHECKPOINT_RECORD_BYTES)
+                st = flush_data(h, &d, w, rec, err);
         }
     }
-    free(pp);
-    free(pf);
+    if (st == KB_OK)
+        st = flush_data(h, &d, w, rec, err);
+    free(d.pp);
+    free(d.pf);
     return st;
 }
 
