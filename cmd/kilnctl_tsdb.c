@@ -336,6 +336,7 @@ struct list_row {
     int64_t mint, maxt;
     uint64_t series, profiles, bytes;
     int level;
+    int64_t resolution; /* ms, 0 = raw */
 };
 
 static void list_row(struct buf *out, struct jsonw *w, enum kilnctl_format fmt,
@@ -358,6 +359,8 @@ static void list_row(struct buf *out, struct jsonw *w, enum kilnctl_format fmt,
         jsonw_uint(w, r->bytes);
         jsonw_key(w, "level");
         jsonw_int(w, r->level);
+        jsonw_key(w, "resolution");
+        jsonw_int(w, r->resolution);
         jsonw_object_end(w);
         return;
     }
@@ -388,10 +391,14 @@ static int tsdb_list(int argc, char **argv)
     char wal[4096];
     snprintf(wal, sizeof(wal), "%s/wal", dir);
     /* The head: what the stats hold beyond the blocks. */
-    struct list_row head = {"head",      INT64_MAX,          INT64_MIN, 0,
-                            st.profiles, kb_disk_usage(wal), 0};
+    struct list_row head = {.id = "head",
+                            .mint = INT64_MAX,
+                            .maxt = INT64_MIN,
+                            .profiles = st.profiles,
+                            .bytes = kb_disk_usage(wal)};
     for (size_t i = 0; i < n; i++)
-        head.profiles -= blocks[i].profiles;
+        if (blocks[i].resolution == 0) /* copies repeat raw profiles */
+            head.profiles -= blocks[i].profiles;
     tsdb_head_range(db, &head.mint, &head.maxt, &head.series);
     struct buf out;
     buf_init(&out, BUF_NO_LIMIT);
@@ -400,15 +407,21 @@ static int tsdb_list(int argc, char **argv)
         jsonw_init(&w, &out);
         jsonw_array_begin(&w);
     } else {
-        buf_printf(&out, "%-26s %-24s %-24s %8s %9s %12s %5s\n", "BLOCK",
+        buf_printf(&out, "%-26s %-24s %-24s %8s %9s %12s %5s %5s\n", "BLOCK",
                    "MIN TIME", "MAX TIME", "SERIES", "PROFILES", "BYTES",
-                   "LEVEL");
+                   "LEVEL", "RES");
     }
     for (size_t i = 0; i < n; i++) {
-        struct list_row r = {blocks[i].ulid,     blocks[i].mint,
-                             blocks[i].maxt,     blocks[i].series,
-                             blocks[i].profiles, blocks[i].bytes,
-                             blocks[i].level};
+        struct list_row r = {
+            .id = blocks[i].ulid,
+            .mint = blocks[i].mint,
+            .maxt = blocks[i].maxt,
+            .series = blocks[i].series,
+            .profiles = blocks[i].profiles,
+            .bytes = blocks[i].bytes,
+            .level = blocks[i].level,
+            .resolution = blocks[i].resolution,
+        };
         list_row(&out, &w, fmt, &r);
     }
     list_row(&out, &w, fmt, &head);
@@ -463,6 +476,7 @@ static int tsdb_stats_cmd(int argc, char **argv)
         {"locations", st.locations},
         {"stack_nodes", st.stack_nodes},
         {"blocks", st.blocks},
+        {"downsampled_blocks", st.downsampled_blocks},
         {"bytes_on_disk", bytes},
     };
     struct buf out;
