@@ -69,7 +69,7 @@ static enum kb_status gunzip(const uint8_t *data, size_t len, size_t limit,
         }
         if (out->cap - out->len <= 1) {
             buf_reserve(out, want < left ? want : left); /* cannot fail */
-            want = out->cap; /* next time: double */
+            want = out->cap;                             /* next time: double */
         }
         size_t room = out->cap - out->len - 1;
         if (room > left)
