@@ -280,11 +280,13 @@ int kilnctl_import_main(int argc, char **argv)
 
 /* ---- tsdb list, stats, dump --------------------------------------------- */
 
-static struct tsdb *open_read_only(const char *dir)
+/* Open `dir` read-only for queries up to `max_time` (ms). */
+static struct tsdb *open_read_only(const char *dir, int64_t max_time)
 {
     struct tsdb_options o;
     tsdb_options_default(&o);
     o.read_only = true;
+    o.read_max_time = max_time;
     struct tsdb *db = NULL;
     struct kb_err err = {0};
     if (tsdb_open(dir, &o, &db, &err) != KB_OK) {
@@ -381,7 +383,7 @@ static int tsdb_list(int argc, char **argv)
                               &fmt);
     if (rc != KILNCTL_EXIT_OK)
         return rc < 0 ? KILNCTL_EXIT_OK : rc;
-    struct tsdb *db = open_read_only(dir);
+    struct tsdb *db = open_read_only(dir, INT64_MAX);
     if (db == NULL)
         return KILNCTL_EXIT_FAIL;
     struct tsdb_block_info *blocks;
@@ -452,7 +454,7 @@ static int tsdb_stats_cmd(int argc, char **argv)
                               &dir, &fmt);
     if (rc != KILNCTL_EXIT_OK)
         return rc < 0 ? KILNCTL_EXIT_OK : rc;
-    struct tsdb *db = open_read_only(dir);
+    struct tsdb *db = open_read_only(dir, INT64_MAX);
     if (db == NULL)
         return KILNCTL_EXIT_FAIL;
     struct tsdb_stats st;
@@ -609,7 +611,7 @@ static int tsdb_dump(int argc, char **argv)
     size_t nm = 0;
     if (tsdb_matchers_parse(match, &ms, &nm, &err) != KB_OK)
         return kilnctl_usage_error(path, "--match: %s", err.msg);
-    struct tsdb *db = open_read_only(argv[optind]);
+    struct tsdb *db = open_read_only(argv[optind], end);
     if (db == NULL) {
         tsdb_matchers_free(ms, nm);
         return KILNCTL_EXIT_FAIL;

@@ -57,7 +57,7 @@
 
 struct tsdb_appender {
     struct tsdb *db;
-    struct tsdb_pending_profile *profiles; /* stacks owned (malloc block) */
+    struct tsdb_pending_profile *profiles; /* pairs in the head's arena */
     size_t n_profiles, cap_profiles;
     struct tsdb_pending_float *floats;
     size_t n_floats, cap_floats;
@@ -85,6 +85,7 @@ void tsdb_options_default(struct tsdb_options *o)
     o->retention_time = 15 * 24 * 3600 * 1000LL;
     o->retention_size = 0;
     o->downsample_after = 24 * 3600 * 1000LL;
+    o->read_max_time = INT64_MAX;
 }
 
 /* ---- The BATCH record --------------------------------------------------- */
@@ -215,7 +216,7 @@ static enum kb_status replay_data(struct replay *r)
         if (d->bad || s == NULL || s->kind != TSDB_PROFILES)
             return corrupt(r, "bad profile header");
         int64_t *values;
-        uint32_t *stacks = tsdb_head_pairs_alloc(np, &values);
+        uint32_t *stacks = tsdb_head_pairs_alloc(h, np, &values);
         uint64_t prev = 0;
         for (uint64_t j = 0; j < np; j++) {
             prev += tsdb_dec_uvarint(d);
@@ -224,10 +225,8 @@ static enum kb_status replay_data(struct replay *r)
                 d->bad = true;
             stacks[j] = (uint32_t)prev;
         }
-        if (d->bad) {
-            free(stacks);
+        if (d->bad) /* the arena space is lost with a failed open */
             return corrupt(r, "bad profile pairs");
-        }
         tsdb_head_add_profile(h, s, t, dur, np, stacks, values);
     }
     n = tsdb_dec_count(d, tsdb_dec_left(d));
@@ -514,9 +513,13 @@ enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
     }
     if ((st = load_blocks(db, err)))
         goto fail;
-    uint32_t checkpoint;
+    uint32_t checkpoint = 0;
     struct tsdb_wal_replay_stats rs = {0};
-    if ((st = replay_all(db, wal_dir, &checkpoint, &rs, err)))
+    /* The head only holds data after the newest block: a read-only open
+     * for older data need not rebuild it. */
+    bool skip_head =
+        db->opts.read_only && tsdb_db_blocks_maxt(db) >= db->opts.read_max_time;
+    if (!skip_head && (st = replay_all(db, wal_dir, &checkpoint, &rs, err)))
         goto fail;
     /* Data a block already holds (a crash between writing the block and
      * checkpointing the head) is dropped from the head. */
@@ -584,9 +587,7 @@ struct tsdb_appender *tsdb_appender_begin(struct tsdb *db)
 static void appender_free(struct tsdb_appender *a)
 {
     struct tsdb *db = a->db;
-    for (size_t i = 0; i < a->n_profiles; i++)
-        free(a->profiles[i].stacks);
-    free(a->profiles);
+    free(a->profiles); /* pairs: in the head's arena */
     free(a->floats);
     free(a->locs);
     free(a->pairs);
@@ -741,7 +742,9 @@ enum kb_status tsdb_append_profile(struct tsdb_appender *a,
     pp->t = t_ms;
     pp->duration = duration_ns;
     pp->n = n;
-    pp->stacks = tsdb_head_pairs_alloc(n, &pp->values);
+    /* In the head's arena right away (no other writer can swap the head
+     * before commit; a rollback leaves the space unused). */
+    pp->stacks = tsdb_head_pairs_alloc(db->head, n, &pp->values);
     for (size_t k = 0; k < n; k++) {
         pp->stacks[k] = a->pairs[k].stack;
         pp->values[k] = a->pairs[k].value;
@@ -806,7 +809,6 @@ enum kb_status tsdb_appender_commit(struct tsdb_appender *a, struct kb_err *err)
         tsdb_head_add_profile(db->head,
                               tsdb_head_series_by_ref(db->head, p->ref), p->t,
                               p->duration, p->n, p->stacks, p->values);
-        p->stacks = NULL; /* owned by the head now */
     }
     for (size_t i = 0; i < a->n_floats; i++)
         tsdb_head_add_float(db->head,

@@ -67,6 +67,9 @@ void tsdb_dec_init(struct tsdb_dec *d, const void *p, size_t n)
 
 uint64_t tsdb_dec_uvarint(struct tsdb_dec *d)
 {
+    /* Most numbers (deltas, ids, counts) fit one byte. */
+    if (d->p < d->end && *d->p < 0x80 && !d->bad)
+        return *d->p++;
     uint64_t v = 0;
     for (int shift = 0; shift < 64 && !d->bad; shift += 7) {
         if (d->p >= d->end)

@@ -12,7 +12,10 @@
  *     from the label set's hash to the first series with that hash, with a
  *     chain (next_same_hash) for the rare collision;
  *   - per profile series, its profiles sorted by time, each a pair of
- *     parallel arrays (stack ids ascending, values) in one malloc block.
+ *     parallel arrays (stack ids ascending, values) allocated from the
+ *     head's arena: profiles are never freed one by one (a head is
+ *     replaced whole when its oldest part becomes a block), so a bump
+ *     allocator serves them, which makes WAL replay much faster.
  *
  * The head knows nothing about the WAL or locking: db.c serializes writers
  * and holds the read/write lock, and replays the WAL through the same
@@ -25,6 +28,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/arena.h"
 #include "base/hmap.h"
 #include "base/labels.h"
 
@@ -32,6 +36,7 @@ struct tsdb_head *tsdb_head_new(void)
 {
     struct tsdb_head *h = kb_calloc(1, sizeof(*h));
     tsdb_symspace_init(&h->sym);
+    h->pairs = arena_new(1 << 20);
     h->by_hash = hmap_new(0);
     h->mint = INT64_MAX;
     h->maxt = INT64_MIN;
@@ -40,9 +45,7 @@ struct tsdb_head *tsdb_head_new(void)
 
 static void series_free(struct tsdb_head_series *s)
 {
-    for (size_t i = 0; i < s->n_profiles; i++)
-        free((void *)s->profiles[i].stacks);
-    free(s->profiles);
+    free(s->profiles); /* the pairs are in the head's arena */
     free(s->ft);
     free(s->fv);
     labels_free(s->labels);
@@ -58,6 +61,7 @@ void tsdb_head_free(struct tsdb_head *h)
     free(h->series);
     hmap_free(h->by_hash);
     tsdb_symspace_free(&h->sym);
+    arena_free(h->pairs);
     free(h);
 }
 
@@ -143,10 +147,10 @@ static void head_time(struct tsdb_head *h, int64_t t)
         h->maxt = t;
 }
 
-uint32_t *tsdb_head_pairs_alloc(size_t n, int64_t **values)
+uint32_t *tsdb_head_pairs_alloc(struct tsdb_head *h, size_t n, int64_t **values)
 {
     size_t off = (n * sizeof(uint32_t) + 7) & ~(size_t)7;
-    uint8_t *p = kb_malloc(off + n * sizeof(int64_t));
+    uint8_t *p = arena_alloc(h->pairs, off + n * sizeof(int64_t));
     *values = (int64_t *)(void *)(p + off);
     return (uint32_t *)(void *)p;
 }
@@ -213,7 +217,7 @@ struct tsdb_head *tsdb_head_copy_after(const struct tsdb_head *h, int64_t after)
             if (c == NULL)
                 c = tsdb_head_create(n, s->labels, s->kind, s->period);
             int64_t *values;
-            uint32_t *stacks = tsdb_head_pairs_alloc(p->n, &values);
+            uint32_t *stacks = tsdb_head_pairs_alloc(n, p->n, &values);
             /* Mapping keeps each profile's stack ids distinct; re-sort them
              * since new ids come in a different order. */
             for (size_t j = 0; j < p->n; j++) {

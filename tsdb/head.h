@@ -11,6 +11,7 @@
 #include "tsdb/symspace.h"
 #include "tsdb/tsdb.h"
 
+struct arena;
 struct labels;
 
 struct tsdb_head_series {
@@ -35,6 +36,7 @@ struct tsdb_head {
     struct hmap *by_hash; /* labels hash -> first ref with that hash */
     int64_t mint, maxt;
     uint64_t n_profiles, n_floats, n_pairs;
+    struct arena *pairs; /* every profile's (stack, value) arrays */
 };
 
 struct tsdb_head *tsdb_head_new(void);
@@ -56,17 +58,18 @@ struct tsdb_head_series *tsdb_head_series_by_ref(struct tsdb_head *h,
 enum kb_status tsdb_head_check_time(const struct tsdb_head_series *s, int64_t t,
                                     int64_t window, struct kb_err *err);
 
-/* Add a profile; takes ownership of `stacks` and `values`, one malloc block
- * starting at `stacks` (values inside it). Keeps time order. */
+/* Add a profile whose pairs came from tsdb_head_pairs_alloc(h, ...).
+ * Keeps time order. */
 void tsdb_head_add_profile(struct tsdb_head *h, struct tsdb_head_series *s,
                            int64_t t, int64_t duration, size_t n,
                            uint32_t *stacks, int64_t *values);
 void tsdb_head_add_float(struct tsdb_head *h, struct tsdb_head_series *s,
                          int64_t t, double v);
 
-/* Allocate the block for a profile of `n` pairs: stacks first, then values
- * (aligned); free with free(stacks). */
-uint32_t *tsdb_head_pairs_alloc(size_t n, int64_t **values);
+/* Room for a profile of `n` pairs in the head's arena: stacks, then
+ * values; freed with the head. */
+uint32_t *tsdb_head_pairs_alloc(struct tsdb_head *h, size_t n,
+                                int64_t **values);
 
 /* A new head holding the data of `h` newer than `after` (ms), in a fresh
  * symbol space with only the symbols and stacks that data uses; series

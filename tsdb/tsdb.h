@@ -56,6 +56,11 @@ struct tsdb_options {
     bool read_only;              /* replay only: share the lock with other
                                     readers, open no WAL segment, refuse
                                     commits (kilnctl tsdb list/stats/dump) */
+    int64_t read_max_time;       /* read-only opens: nothing after this time
+                                    (ms) will be queried; when the blocks
+                                    reach it the WAL is not replayed, which
+                                    makes inspecting old data fast
+                                    (INT64_MAX) */
 };
 
 void tsdb_options_default(struct tsdb_options *o);
