@@ -1,0 +1,1 @@
+# discovery/local.mk: target discovery (static, file_sd, kubernetes).

@@ -1,0 +1,1 @@
+# scraper/config.mk: kiln.yml parsing (scraper/config.c) and its tests.

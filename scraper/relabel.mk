@@ -1,0 +1,1 @@
+# scraper/relabel.mk: Prometheus relabeling (scraper/relabel.c) and its tests.
