@@ -369,10 +369,14 @@ static void list_row(struct buf *out, struct jsonw *w, enum kilnctl_format fmt,
     char t0[KB_TIME_STR_MAX], t1[KB_TIME_STR_MAX];
     kb_time_format(empty ? 0 : r->mint, t0);
     kb_time_format(empty ? 0 : r->maxt, t1);
-    buf_printf(
-        out, "%-26s %-24s %-24s %8" PRIu64 " %9" PRIu64 " %12" PRIu64 " %5d\n",
-        r->id, empty ? "-" : t0, empty ? "-" : t1, r->series, r->profiles,
-        r->bytes, r->level);
+    char res[KB_DURATION_STR_MAX] = "raw";
+    if (r->resolution > 0)
+        kb_duration_format(r->resolution, res);
+    buf_printf(out,
+               "%-26s %-24s %-24s %8" PRIu64 " %9" PRIu64 " %12" PRIu64
+               " %5d %5s\n",
+               r->id, empty ? "-" : t0, empty ? "-" : t1, r->series,
+               r->profiles, r->bytes, r->level, res);
 }
 
 static int tsdb_list(int argc, char **argv)

@@ -365,11 +365,19 @@ static enum kb_status load_blocks(struct tsdb *db, struct kb_err *err)
             continue;
         struct tsdb_block *b = NULL;
         struct kb_err berr = {0};
-        if (tsdb_block_open(path, &b, &berr) != KB_OK) {
+        enum kb_status bst = tsdb_block_open(path, &b, &berr);
+        if (bst != KB_OK && bst != KB_ERR_INVALID) {
+            /* Not damage (an I/O error, a newer format): refuse to open
+             * rather than hide the block's data. */
+            closedir(d);
+            return kb_errf(err, bst, "%s", berr.msg);
+        }
+        if (bst != KB_OK) {
             char aside[KB_PATH_MAX + 16];
             snprintf(aside, sizeof(aside), "%s.damaged", path);
-            log_warn("tsdb", "damaged block set aside", "block", path, "err",
-                     berr.msg, NULL);
+            log_warn("tsdb",
+                     ro ? "damaged block left out" : "damaged block set aside",
+                     "block", path, "err", berr.msg, NULL);
             if (!ro && rename(path, aside) != 0)
                 log_warn("tsdb", "cannot rename damaged block", "block", path,
                          "err", strerror(errno), NULL);

@@ -270,6 +270,44 @@ static int ref_cmp(const void *a, const void *b, void *ctx)
     return labels_compare(q->series[x - 1].labels, q->series[y - 1].labels);
 }
 
+/* Mark querier series `qi` as picked by this select, growing the zeroed
+ * `picked` array as needed. */
+static void pick(bool **picked, size_t *cap, size_t qi)
+{
+    size_t old = *cap;
+    *picked = kb_grow(*picked, cap, qi + 1, sizeof(bool));
+    if (*cap > old)
+        memset(*picked + old, 0, (*cap - old) * sizeof(bool));
+    (*picked)[qi] = true;
+}
+
+/* Add the series of block `b` that match and have data in the range (of
+ * kind `kind` only, unless 0) to the querier, marking them in *picked. */
+static void select_block(struct tsdb_querier *q, size_t b,
+                         const struct tsdb_matcher *ms, size_t n,
+                         enum tsdb_series_kind kind, bool **picked,
+                         size_t *cap_picked)
+{
+    const struct tsdb_block *blk = q->db->blocks[b];
+    const struct tsdb_block_meta *m = tsdb_block_meta(blk);
+    if (m->maxt < q->mint || m->mint > q->maxt)
+        return;
+    size_t count;
+    const uint32_t *cand = block_candidates(blk, ms, n, &count);
+    for (size_t c = 0; c < count; c++) {
+        size_t i = cand ? cand[c] : c;
+        const struct labels *ls = tsdb_block_series_labels(blk, i);
+        if ((kind != 0 && tsdb_block_series_kind(blk, i) != kind) ||
+            !tsdb_block_series_overlaps(blk, i, q->mint, q->maxt) ||
+            !matches_all(ms, n, ls))
+            continue;
+        size_t qi =
+            add_part(q, ls, tsdb_block_series_kind(blk, i),
+                     tsdb_block_series_period(blk, i), (uint32_t)(b + 1), i);
+        pick(picked, cap_picked, qi);
+    }
+}
+
 enum kb_status tsdb_querier_select(struct tsdb_querier *q,
                                    const struct tsdb_matcher *ms, size_t n,
                                    uint64_t **refs, size_t *n_refs,
@@ -283,23 +321,12 @@ enum kb_status tsdb_querier_select(struct tsdb_querier *q,
         if (tsdb_block_meta(db->blocks[raw])->resolution > 0)
             continue; /* copies are read only in place of their raw block */
         size_t b = block_to_read(q, raw);
-        const struct tsdb_block *blk = db->blocks[b];
-        const struct tsdb_block_meta *m = tsdb_block_meta(blk);
-        if (m->maxt < q->mint || m->mint > q->maxt)
-            continue;
-        size_t count;
-        const uint32_t *cand = block_candidates(blk, ms, n, &count);
-        for (size_t c = 0; c < count; c++) {
-            size_t i = cand ? cand[c] : c;
-            const struct labels *ls = tsdb_block_series_labels(blk, i);
-            if (!tsdb_block_series_overlaps(blk, i, q->mint, q->maxt) ||
-                !matches_all(ms, n, ls))
-                continue;
-            size_t qi = add_part(q, ls, tsdb_block_series_kind(blk, i),
-                                 tsdb_block_series_period(blk, i),
-                                 (uint32_t)(b + 1), i);
-            picked = kb_grow(picked, &cap_picked, q->n_series, sizeof(bool));
-            picked[qi] = true;
+        if (b == raw) {
+            select_block(q, raw, ms, n, 0, &picked, &cap_picked);
+        } else {
+            /* Copies hold profile series only: floats come from raw. */
+            select_block(q, b, ms, n, TSDB_PROFILES, &picked, &cap_picked);
+            select_block(q, raw, ms, n, TSDB_FLOATS, &picked, &cap_picked);
         }
     }
     struct tsdb_head *h = db->head;
@@ -308,10 +335,9 @@ enum kb_status tsdb_querier_select(struct tsdb_querier *q,
         if (!matches_all(ms, n, s->labels) || !head_overlaps(q, s))
             continue;
         size_t qi = add_part(q, s->labels, s->kind, s->period, 0, s->ref);
-        picked = kb_grow(picked, &cap_picked, q->n_series, sizeof(bool));
-        picked[qi] = true;
+        pick(&picked, &cap_picked, qi);
     }
-    /* `picked` may be shorter than n_series only in entries never set. */
+    /* Entries past cap_picked were never picked. */
     uint64_t *out = NULL;
     size_t count = 0, cap = 0;
     for (size_t i = 0; i < q->n_series && i < cap_picked; i++) {
