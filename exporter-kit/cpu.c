@@ -14,6 +14,13 @@
  *   design): claim a slot with one compare-and-swap, fill it, publish it.
  *   When the ring is full the sample is counted as lost. No malloc, no
  *   lock, errno saved.
+ * - A timer signal stands for 1 + si_overrun periods: when a thread's timer
+ *   expires again before its last signal was delivered (it happens on a
+ *   loaded machine, more CPU-hungry threads than cores, and in VMs whose
+ *   vCPUs are preempted), the kernel does not queue a second signal but
+ *   counts an overrun. The sample carries that weight, so samples stay
+ *   equal to CPU time x hz; the periods the kernel merged are charged to
+ *   the stack the thread had when the signal came, the only one known.
  * - A drain thread empties the ring every 20 ms into the stack table of
  *   every collecting request (concurrent requests share one sampler; each
  *   sees the samples taken while it was collecting), turns the lost count
@@ -59,6 +66,7 @@
 struct kx_slot {
     atomic_size_t seq;
     unsigned depth;
+    unsigned weight; /* timer periods: 1 + si_overrun */
     uintptr_t pcs[KX_MAX_DEPTH];
 };
 
@@ -141,7 +149,7 @@ static unsigned walk_context(void *ucv, uintptr_t *out, unsigned max)
     return kx_unwind(pc, fp, sp, out, max);
 }
 
-static void record_sample(void *uc)
+static void record_sample(void *uc, unsigned weight)
 {
     size_t pos = atomic_load_explicit(&ring_head, memory_order_relaxed);
     struct kx_slot *s;
@@ -155,13 +163,15 @@ static void record_sample(void *uc)
                                                       memory_order_relaxed))
                 break;
         } else if (dif < 0) {
-            atomic_fetch_add_explicit(&ring_lost, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&ring_lost, (long)weight,
+                                      memory_order_relaxed);
             return;
         } else {
             pos = atomic_load_explicit(&ring_head, memory_order_relaxed);
         }
     }
     s->depth = walk_context(uc, s->pcs, KX_MAX_DEPTH);
+    s->weight = weight;
     atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
 }
 
@@ -177,7 +187,11 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
             atomic_store_explicit(&snap_done, 1, memory_order_release);
         }
     } else if (atomic_load_explicit(&sampling, memory_order_relaxed)) {
-        record_sample(uc);
+        unsigned weight = 1;
+        if (si != NULL && si->si_code == SI_TIMER && si->si_overrun > 0 &&
+            si->si_overrun < 1000000)
+            weight += (unsigned)si->si_overrun;
+        record_sample(uc, weight);
     }
     errno = saved;
 }
@@ -322,14 +336,14 @@ static void disarm_all(void)
 /* Move the ring's samples into every request's table. Call with cpu_mu. */
 static void drain_locked(void)
 {
-    double one[KX_MAX_VALUES] = {1, 0, 0, 0};
     for (;;) {
         struct kx_slot *s = &ring[ring_tail & (KX_RING - 1)];
         size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
         if (seq != ring_tail + 1)
             break;
+        double w[KX_MAX_VALUES] = {s->weight, 0, 0, 0};
         for (struct kx_cpu_req *r = reqs; r; r = r->next)
-            kx_stacktab_add(r->tab, s->pcs, s->depth, one);
+            kx_stacktab_add(r->tab, s->pcs, s->depth, w);
         atomic_store_explicit(&s->seq, ring_tail + KX_RING,
                               memory_order_release);
         ring_tail++;

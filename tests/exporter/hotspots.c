@@ -2,14 +2,23 @@
  * libkiln-exporter, for the exporter tests (the scripts in tests/exporter/).
  *
  *     hotspots [--hz N] [--heap-period N] [--mutex-rate N] [--seconds N]
- *              DIR MODE
+ *              [--spin-ms N] DIR MODE
  *
  * It starts the exporter on 127.0.0.1:0, writes the bound address to
  * DIR/addr, runs MODE, writes DIR/done when a finite workload has finished
  * (the script then fetches profiles) and keeps running until killed or
- * --seconds pass. Modes:
- *   cpu    two threads alternating hot_a (3 units of work) and hot_b (1)
- *   spin N N threads spinning in spin_loop
+ * --seconds pass. Every workload is a fixed amount of work, never "for so
+ * many seconds", so what the tests judge does not depend on the machine's
+ * load. Modes:
+ *   cpu    two threads, each running the same loop: hot_a (3 units of
+ *          work, a fixed number of multiply-adds) then hot_b (1 unit), so
+ *          in any window the CPU split is 3:1 up to one 0.1 ms round,
+ *          however the scheduler shares the CPU between the threads
+ *   spin N N threads; each waits (spinning in spin_wait) for its first
+ *          CPU-timer SIGPROF, which shows that the profiler armed its timer,
+ *          then spins in spin_loop for exactly --spin-ms (default 500) ms of
+ *          its own CPU time and stops; the last writes DIR/done. A profile
+ *          covering all of it holds N x (spin-ms x hz / 1000 + 1) samples
  *   heap   alloc_big allocates 10x the bytes alloc_small does (freed at
  *          once), hold_live keeps 64 MiB live
  *   mutex  4 threads contend for one lock in contended_worker; one thread
@@ -87,15 +96,67 @@ static void *cpu_worker(void *arg)
     return NULL;
 }
 
+/* spin mode. The library's SIGPROF handler is wrapped (after
+ * kiln_exporter_start installed it) so that a thread learns that a CPU
+ * timer sampled it: from then on, every 1/hz s of its CPU time is a sample,
+ * and the spinner can use an exact CPU budget instead of a wall-clock
+ * window. */
+static struct sigaction lib_sigprof;
+static _Thread_local volatile sig_atomic_t timer_hit;
+static long spin_budget_ns = 500 * 1000000L;
+static int spinners;
+static atomic_int spinners_done;
+
+static void on_sigprof_chained(int sig, siginfo_t *si, void *uc)
+{
+    /* SI_TIMER: a per-thread POSIX timer; SI_KERNEL: setitimer. Not
+     * SI_TKILL (/threads). */
+    if (si != NULL && (si->si_code == SI_TIMER || si->si_code == SI_KERNEL))
+        timer_hit = 1;
+    lib_sigprof.sa_sigaction(sig, si, uc);
+}
+
+static void chain_sigprof(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPROF, NULL, &lib_sigprof) != 0 ||
+        !(lib_sigprof.sa_flags & SA_SIGINFO)) {
+        fprintf(stderr, "hotspots: no SA_SIGINFO SIGPROF handler to wrap\n");
+        exit(2);
+    }
+    sa = lib_sigprof;
+    sa.sa_sigaction = on_sigprof_chained;
+    sigaction(SIGPROF, &sa, NULL);
+}
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+__attribute__((noinline)) void spin_wait(void)
+{
+    while (!timer_hit)
+        work(1);
+}
+
 __attribute__((noinline)) void spin_loop(void)
 {
-    for (;;)
+    int64_t t0 = thread_cpu_ns();
+    while (thread_cpu_ns() - t0 < spin_budget_ns)
         work(1);
 }
 
 static void *spin_worker(void *arg)
 {
+    spin_wait();
     spin_loop();
+    if (atomic_fetch_add(&spinners_done, 1) + 1 == spinners)
+        write_file("done", "1\n");
+    for (;;)
+        pause(); /* SIGPROF from /threads may interrupt it */
     return NULL;
 }
 
@@ -374,6 +435,8 @@ int main(int argc, char **argv)
             o.mutex_rate = (unsigned)v;
         else if (strcmp(argv[i], "--seconds") == 0)
             seconds = (int)v;
+        else if (strcmp(argv[i], "--spin-ms") == 0)
+            spin_budget_ns = v * 1000000L;
     }
     if (i < argc && strcmp(argv[i], "api") == 0)
         return api_mode();
@@ -397,8 +460,9 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2; k++)
             pthread_create(&t, NULL, cpu_worker, NULL);
     } else if (strcmp(mode, "spin") == 0) {
-        int n = i + 2 < argc ? atoi(argv[i + 2]) : 4;
-        for (int k = 0; k < n; k++)
+        spinners = i + 2 < argc ? atoi(argv[i + 2]) : 4;
+        chain_sigprof();
+        for (int k = 0; k < spinners; k++)
             pthread_create(&t, NULL, spin_worker, NULL);
     } else if (strcmp(mode, "heap") == 0) {
         heap_mode();
@@ -413,7 +477,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "hotspots: unknown mode %s\n", mode);
         return 2;
     }
-    write_file("done", "1\n");
+    if (strcmp(mode, "spin") != 0)
+        write_file("done", "1\n");
     /* SIGPROF (timers, /threads) interrupts nanosleep even with SA_RESTART:
      * sleep again for what is left. */
     struct timespec ts = {seconds, 0};
