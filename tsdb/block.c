@@ -973,6 +973,22 @@ bool tsdb_block_series_overlaps(const struct tsdb_block *b, size_t i,
            b->series[i].maxt >= mint;
 }
 
+long tsdb_block_find_series(const struct tsdb_block *b, const struct labels *ls)
+{
+    size_t lo = 0, hi = b->n_series;
+    while (lo < hi) { /* series are sorted by label set */
+        size_t mid = lo + (hi - lo) / 2;
+        int c = labels_compare(b->series[mid].labels, ls);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
 const uint32_t *tsdb_block_postings(const struct tsdb_block *b,
                                     const char *name, const char *value,
                                     size_t *n)

@@ -89,6 +89,10 @@ int64_t tsdb_block_series_period(const struct tsdb_block *b, size_t i);
 bool tsdb_block_series_overlaps(const struct tsdb_block *b, size_t i,
                                 int64_t mint, int64_t maxt);
 
+/* The index of the series named exactly `ls`, or -1. */
+long tsdb_block_find_series(const struct tsdb_block *b,
+                            const struct labels *ls);
+
 /* The series indexes (ascending) whose label `name` has exactly `value`
  * (postings), or NULL with *n = 0. */
 const uint32_t *tsdb_block_postings(const struct tsdb_block *b,

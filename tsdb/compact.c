@@ -76,8 +76,13 @@ static size_t entry_bytes(const struct tsdb_head *h, int t, size_t i)
         return 24 + 12 * p->locations[i].n_lines;
     case 4:
         return 10;
-    default:
-        return 64 + 64 * labels_count(h->series[i]->labels);
+    default: {
+        const struct labels *ls = h->series[i]->labels;
+        size_t n = 32;
+        for (size_t j = 0; j < labels_count(ls); j++)
+            n += labels_at(ls, j)->name_len + labels_at(ls, j)->value_len + 10;
+        return n;
+    }
     }
 }
 
@@ -89,18 +94,14 @@ static size_t *mark_of(struct tsdb_symspace_marks *m, int t)
     return tables[t];
 }
 
-/* Write the symbols and series of `h` as records of at most about
- * CHECKPOINT_RECORD_BYTES each, table by table in dependency order
- * (strings, mappings, functions, locations, stacks, series), so that a
- * head of any size fits the WAL's record limit. */
-static enum kb_status write_head_tables(const struct tsdb_head *h,
-                                        struct tsdb_wal *w, struct buf *rec,
-                                        struct kb_err *err)
+enum kb_status tsdb_db_write_tables(const struct tsdb_head *h,
+                                    const struct tsdb_symspace_marks *from,
+                                    size_t from_series, struct tsdb_wal *w,
+                                    struct buf *rec, struct kb_err *err)
 {
-    struct tsdb_symspace_marks cur, full;
-    tsdb_symspace_empty_marks(&cur);
+    struct tsdb_symspace_marks cur = *from, full;
     tsdb_symspace_marks(&h->sym, &full);
-    size_t series = 0;
+    size_t series = from_series;
     enum kb_status st = KB_OK;
     for (int t = 0; st == KB_OK && t < 6; t++) { /* 5 = series */
         size_t *at = t < 5 ? mark_of(&cur, t) : &series;
@@ -213,8 +214,10 @@ enum kb_status tsdb_db_checkpoint(struct tsdb *db, const struct tsdb_head *h,
     struct tsdb_wal *w = NULL;
     struct buf rec;
     buf_init(&rec, BUF_NO_LIMIT);
+    struct tsdb_symspace_marks empty;
+    tsdb_symspace_empty_marks(&empty);
     if ((st = tsdb_wal_open(tmp, NULL, &w, err)) ||
-        (st = write_head_tables(h, w, &rec, err)) ||
+        (st = tsdb_db_write_tables(h, &empty, 0, w, &rec, err)) ||
         (st = write_head_data(h, w, &rec, err)) ||
         (st = tsdb_wal_close(w, err)))
         goto done;
@@ -490,7 +493,7 @@ static struct tsdb_block *companion(const struct tsdb *db,
  * at the bucket's start, with the summed durations and pairs. The views
  * and their pairs live in one allocation returned in *mem. */
 static size_t bucket_profiles(const struct tsdb_profile_view *v, size_t n,
-                              int64_t res, uint32_t n_stacks,
+                              int64_t res, int64_t mint, uint32_t n_stacks,
                               struct tsdb_profile_view **out, void **mem)
 {
     size_t pairs = 0;
@@ -507,9 +510,12 @@ static size_t bucket_profiles(const struct tsdb_profile_view *v, size_t n,
     size_t nb = 0, used = 0;
     for (size_t k = 0; k < n;) {
         int64_t start = v[k].t_ms - (((v[k].t_ms % res) + res) % res);
+        int64_t next = start + res;
+        if (start < mint) /* a block not aligned to the resolution */
+            start = mint;
         size_t first = used, e = k;
         int64_t duration = 0;
-        for (; e < n && v[e].t_ms < start + res; e++) {
+        for (; e < n && v[e].t_ms < next; e++) {
             duration += v[e].duration_ns;
             for (size_t j = 0; j < v[e].n; j++) {
                 uint32_t st = v[e].stacks[j];
@@ -556,8 +562,8 @@ static enum kb_status downsample_block(struct tsdb *db,
         void *mem, *bmem;
         if ((st = tsdb_block_read_profiles(raw, i, &v, &n, &mem, err)))
             break;
-        size_t nb = bucket_profiles(v, n, res, tsdb_stacks_count(sp->stacks),
-                                    &b, &bmem);
+        size_t nb = bucket_profiles(v, n, res, m->mint,
+                                    tsdb_stacks_count(sp->stacks), &b, &bmem);
         tsdb_block_writer_add_profiles(w, tsdb_block_series_labels(raw, i),
                                        tsdb_block_series_period(raw, i), sp, b,
                                        nb);
@@ -608,9 +614,13 @@ static enum kb_status downsample(struct tsdb *db, int64_t newest,
     if (db->opts.downsample_after <= 0 || newest == INT64_MIN)
         return KB_OK;
     enum kb_status st = KB_OK;
-    size_t n = db->n_blocks; /* new copies are appended: not revisited */
+    /* The raw blocks, taken before any copy is inserted into the list. */
+    size_t n = db->n_blocks;
+    struct tsdb_block **raw = kb_calloc(n + 1, sizeof(*raw));
+    if (n > 0)
+        memcpy(raw, db->blocks, n * sizeof(*raw));
     for (size_t i = 0; st == KB_OK && i < n; i++) {
-        struct tsdb_block *b = db->blocks[i];
+        struct tsdb_block *b = raw[i];
         const struct tsdb_block_meta *m = tsdb_block_meta(b);
         if (m->resolution > 0 || m->mint >= newest - db->opts.downsample_after)
             continue;
@@ -619,6 +629,7 @@ static enum kb_status downsample(struct tsdb *db, int64_t newest,
                 companion(db, b, resolutions[r]) == NULL)
                 st = downsample_block(db, b, resolutions[r], err);
     }
+    free(raw);
     return st;
 }
 

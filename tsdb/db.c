@@ -388,11 +388,15 @@ static enum kb_status load_blocks(struct tsdb *db, struct kb_err *err)
         db->blocks[db->n_blocks++] = b;
     }
     closedir(d);
-    /* Drop blocks that a later block replaced. */
+    /* Drop blocks that a later block replaced: decide for all first, since
+     * closing one frees the metadata the others' checks read. */
+    bool *gone = kb_calloc(db->n_blocks + 1, sizeof(*gone));
+    for (size_t i = 0; i < db->n_blocks; i++)
+        gone[i] = replaced(db, db->blocks[i]);
     size_t w = 0;
     for (size_t i = 0; i < db->n_blocks; i++) {
         struct tsdb_block *b = db->blocks[i];
-        if (replaced(db, b)) {
+        if (gone[i]) {
             char path[KB_PATH_MAX];
             snprintf(path, sizeof(path), "%s", tsdb_block_dir(b));
             tsdb_block_close(b);
@@ -402,6 +406,7 @@ static enum kb_status load_blocks(struct tsdb *db, struct kb_err *err)
         }
         db->blocks[w++] = b;
     }
+    free(gone);
     db->n_blocks = w;
     if (db->n_blocks > 1)
         qsort(db->blocks, db->n_blocks, sizeof(*db->blocks), block_cmp);
@@ -640,6 +645,17 @@ series_for_append(struct tsdb *db, const struct labels *ls,
         enum kb_status st = check_labels(db, ls, err);
         if (st)
             return st;
+        /* The series may live on in blocks: it keeps its kind. */
+        for (size_t b = 0; b < db->n_blocks; b++) {
+            long i = tsdb_block_find_series(db->blocks[b], ls);
+            if (i >= 0 &&
+                tsdb_block_series_kind(db->blocks[b], (size_t)i) != kind)
+                return kb_errf(err, KB_ERR_MISMATCH,
+                               "series holds %s in block %s, not %s",
+                               kind == TSDB_PROFILES ? "floats" : "profiles",
+                               tsdb_block_meta(db->blocks[b])->ulid,
+                               kind == TSDB_PROFILES ? "profiles" : "floats");
+        }
         if (db->head->n_series >= db->opts.max_series)
             return kb_errf(err, KB_ERR_LIMIT, "too many series (limit %zu)",
                            db->opts.max_series);
@@ -651,6 +667,42 @@ series_for_append(struct tsdb *db, const struct labels *ls,
                        kind == TSDB_PROFILES ? "profiles" : "floats");
     *out = s;
     return KB_OK;
+}
+
+/* The batch's own data for series `ref` obeys the same time rules as the
+ * stored data: no duplicate time, nothing older than the newest pending
+ * time beyond the out-of-order window. */
+static enum kb_status check_pending(const struct tsdb_appender *a, uint64_t ref,
+                                    int64_t t, struct kb_err *err)
+{
+    int64_t newest = INT64_MIN;
+    for (size_t i = 0; i < a->n_profiles; i++) {
+        if (a->profiles[i].ref != ref)
+            continue;
+        if (a->profiles[i].t == t)
+            goto dup;
+        if (a->profiles[i].t > newest)
+            newest = a->profiles[i].t;
+    }
+    for (size_t i = 0; i < a->n_floats; i++) {
+        if (a->floats[i].ref != ref)
+            continue;
+        if (a->floats[i].t == t)
+            goto dup;
+        if (a->floats[i].t > newest)
+            newest = a->floats[i].t;
+    }
+    if (newest != INT64_MIN && t < newest &&
+        (a->db->opts.out_of_order_window == 0 ||
+         t < newest - a->db->opts.out_of_order_window))
+        return kb_errf(err, KB_ERR_INVALID,
+                       "out of order: t=%lld is older than t=%lld earlier "
+                       "in the batch",
+                       (long long)t, (long long)newest);
+    return KB_OK;
+dup:
+    return kb_errf(err, KB_ERR_INVALID, "duplicate: t=%lld twice in one batch",
+                   (long long)t);
 }
 
 /* Data at or before the newest block's end belongs to a range already
@@ -733,11 +785,8 @@ enum kb_status tsdb_append_profile(struct tsdb_appender *a,
         st = check_bounds(db, t_ms, err);
     if (st == KB_OK)
         st = tsdb_head_check_time(s, t_ms, db->opts.out_of_order_window, err);
-    for (size_t i = 0; st == KB_OK && i < a->n_profiles; i++)
-        if (a->profiles[i].ref == s->ref && a->profiles[i].t == t_ms)
-            st = kb_errf(err, KB_ERR_INVALID,
-                         "duplicate: t=%lld twice in one batch",
-                         (long long)t_ms);
+    if (st == KB_OK)
+        st = check_pending(a, s->ref, t_ms, err);
     if (st == KB_OK)
         st = profile_pairs(a, p, sample_type, &n, err);
     pthread_rwlock_unlock(&db->lock);
@@ -772,6 +821,8 @@ enum kb_status tsdb_append_float(struct tsdb_appender *a,
         st = check_bounds(db, t_ms, err);
     if (st == KB_OK)
         st = tsdb_head_check_time(s, t_ms, db->opts.out_of_order_window, err);
+    if (st == KB_OK)
+        st = check_pending(a, s->ref, t_ms, err);
     pthread_rwlock_unlock(&db->lock);
     if (st)
         return st;
@@ -800,11 +851,32 @@ enum kb_status tsdb_appender_commit(struct tsdb_appender *a, struct kb_err *err)
         goto done;
     }
     if (rec.len >= TSDB_WAL_MAX_RECORD - 1) {
-        st = kb_errf(err, KB_ERR_LIMIT,
-                     "batch is larger than a WAL record (%u bytes): commit "
-                     "smaller batches",
-                     TSDB_WAL_MAX_RECORD);
-        goto done;
+        /* Too big for one record: log the new symbols and series first, in
+         * records of their own (harmless without data if we stop here),
+         * then the data alone. */
+        struct buf tables;
+        buf_init(&tables, BUF_NO_LIMIT);
+        st = tsdb_db_write_tables(db->head, &db->logged_sym, db->logged_series,
+                                  db->wal, &tables, err);
+        buf_free(&tables);
+        if (st == KB_OK)
+            st = tsdb_wal_sync(db->wal, err);
+        if (st)
+            goto done;
+        mark_logged(db);
+        buf_reset(&rec);
+        tsdb_symspace_encode(&db->head->sym, &db->logged_sym, &rec);
+        tsdb_db_encode_series(db->head, db->logged_series, db->head->n_series,
+                              &rec);
+        tsdb_db_encode_data(a->profiles, a->n_profiles, a->floats, a->n_floats,
+                            &rec);
+        if (rec.len >= TSDB_WAL_MAX_RECORD - 1) {
+            st = kb_errf(err, KB_ERR_LIMIT,
+                         "batch's data is larger than a WAL record (%u "
+                         "bytes): commit smaller batches",
+                         TSDB_WAL_MAX_RECORD);
+            goto done;
+        }
     }
     if ((st = tsdb_wal_append(db->wal, TSDB_REC_BATCH, rec.data, rec.len, err)))
         goto done;

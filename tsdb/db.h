@@ -74,6 +74,15 @@ int64_t tsdb_db_blocks_maxt(const struct tsdb *db);
  * `writer`, which it holds. On failure nothing changed but a WAL cut. */
 enum kb_status tsdb_db_checkpoint(struct tsdb *db, const struct tsdb_head *h,
                                   struct kb_err *err);
+/* Write the symbols and series of `h` added since `from`/`from_series` as
+ * records of at most about 8 MiB each, table by table in dependency order
+ * (strings, mappings, functions, locations, stacks, series), so that any
+ * amount fits the WAL's record limit (compact.c). Not synced. */
+enum kb_status tsdb_db_write_tables(const struct tsdb_head *h,
+                                    const struct tsdb_symspace_marks *from,
+                                    size_t from_series, struct tsdb_wal *w,
+                                    struct buf *rec, struct kb_err *err);
+
 /* Remove every checkpoint in `wal_dir` but number `keep` (db.c). */
 void tsdb_db_remove_old_checkpoints(const char *wal_dir, uint32_t keep);
 

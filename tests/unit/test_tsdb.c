@@ -252,6 +252,14 @@ static void test_rollback_and_errors(void)
     struct labels *up = series("api", "up");
     CHECK_INT(tsdb_append_float(a, up, 6000, 1.0, &err), KB_OK);
     CHECK_INT(tsdb_append_float(a, up, 7000, 0.0, &err), KB_OK);
+    /* The batch's own data obeys the time rules too. */
+    CHECK_INT(tsdb_append_float(a, up, 7000, 2.0, &err), KB_ERR_INVALID);
+    CHECK(strstr(err.msg, "twice in one batch") != NULL);
+    CHECK_INT(tsdb_append_float(a, up, 6500, 2.0, &err), KB_ERR_INVALID);
+    CHECK(strstr(err.msg, "earlier in the batch") != NULL);
+    CHECK_INT(tsdb_append_profile(a, ls, 9000, 1, p, 1, &err), KB_OK);
+    CHECK_INT(tsdb_append_profile(a, ls, 8000, 1, p, 1, &err), KB_ERR_INVALID);
+    CHECK(strstr(err.msg, "out of order") != NULL);
     CHECK_INT(tsdb_appender_commit(a, &err), KB_OK);
     tsdb_close(db, NULL);
 
@@ -260,7 +268,7 @@ static void test_rollback_and_errors(void)
     struct tsdb *db2 = NULL;
     CHECK_INT(tsdb_open(dir, NULL, &db2, &err), KB_ERR_IO);
     CHECK(strstr(err.msg, "in use") != NULL);
-    CHECK_INT(stored_total(db, "api"), 8 * 10000000LL);
+    CHECK_INT(stored_total(db, "api"), 16 * 10000000LL);
     struct tsdb_querier *q = tsdb_querier_open(db, 0, 6500);
     struct tsdb_matcher m;
     tsdb_matcher_init(&m, TSDB_MATCH_EQ, "__name__", "up", NULL);
