@@ -207,7 +207,7 @@ static void test_expansion(void)
         {"f(o+)", "$\xc3\xa9", "foo", NULL},  /* name "é" */
         {"f(o+)", "$1\xc3\xa9", "foo", NULL}, /* name "1é" */
         {"f(o+)", "${1}\xc3\xa9", "foo", "oo\xc3\xa9"},
-        {"f(o+)", "$1\xe2\x82\xac", "foo", "oo\xe2\x82\xac"}, /* € no letter */
+        {"f(o+)", "$1\xe2\x82\xac", "foo", "oo\xe2\x82\xac"}, /* no letter */
         {"(.*)", "<$1>", "h\xc3\xa9llo", "<h\xc3\xa9llo>"},
     };
     for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++) {
