@@ -23,7 +23,9 @@
  *          once), hold_live keeps 64 MiB live
  *   mutex  4 threads contend for one lock in contended_worker; one thread
  *          locks a private mutex in uncontended_worker
- *   stress 8 threads doing malloc/free and locking
+ *   stress 8 threads doing malloc/free and locking until DIR/stop exists
+ *          (the script creates it when it has fetched what it wants) or
+ *          --seconds pass
  *   idle   nothing (endpoint tests)
  *   api    no server: checks the API's errors itself and prints TAP
  */
@@ -293,9 +295,14 @@ static void stress_mode(int seconds)
     pthread_t t[8];
     for (int i = 0; i < 8; i++)
         pthread_create(&t[i], NULL, stress_thread, (void *)(uintptr_t)i);
-    struct timespec ts = {seconds, 0};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    char stop[4096];
+    snprintf(stop, sizeof(stop), "%s/stop", dir);
+    for (int tenths = 0; tenths < seconds * 10 && access(stop, F_OK) != 0;
+         tenths++) {
+        struct timespec ts = {0, 100000000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
     stress_stop = 1;
     for (int i = 0; i < 8; i++)
         pthread_join(t[i], NULL);

@@ -27,7 +27,16 @@ echo "# contended_worker: $c contentions, $d ns; uncontended_worker: $u"
 check "the contended lock shows in /mutex" test "${c%.*}" -gt 0
 check "its delay is positive" awk -v d="$d" 'BEGIN { exit !(d > 0) }'
 check "the uncontended lock does not show" test "$u" = 0
-check "nothing but contended_worker is charged flat" sh -c \
-    "awk 'NR > 1 && \$1 ~ /^[0-9]/ && \$1 + 0 > 0 { print \$6 }' '$T/c' |
-     grep -v -x contended_worker | grep -q . && exit 1 || exit 0"
+# The waiter's frame is charged, not the interposer's or libc's. (The
+# exporter's HTTP threads lock mutexes of libmicrohttpd's too, unguarded;
+# a rare contention of theirs while /mutex is served is real and may show,
+# so contended_worker must carry 99% of the contentions, not all.)
+all=$(total <"$T/c")
+echo "# contentions in all: $all"
+check "contended_worker carries the contentions (99%)" \
+    within "$c" "${all:-0}" 0.99 1
+check "no contention is charged to the interposer or libc's lock" sh -c \
+    "awk '\$1 ~ /^[0-9]/ && \$1 + 0 > 0 { print \$6 }' '$T/c' |
+     grep -q -E '^(pthread_mutex_lock|___?pthread_mutex_lock|kx_.*|lock_.*)$' &&
+     exit 1 || exit 0"
 finish
