@@ -57,7 +57,12 @@ struct frame {
     struct yamlt_node *node;
     struct yamlt_node **kids;
     size_t n, cap;
+    struct hmap *keys; /* key -> index in kids, once a mapping is large */
 };
+
+/* Mappings with more pairs than this find duplicate keys with a hash map
+ * instead of a scan (a 1 MiB file may hold 100,000 keys). */
+#define SCAN_KEYS_MAX 16
 
 struct builder {
     struct yamlt_doc *doc;
@@ -136,15 +141,31 @@ static enum kb_status attach(struct builder *b, struct yamlt_node *n,
                            "%s:%u:%u: mapping keys must be scalars, got %s",
                            b->doc->name, n->line, n->column,
                            yamlt_kind_name(n));
-        for (size_t i = 0; i < f->n; i += 2) {
+        const struct yamlt_node *dup = NULL;
+        if (f->keys == NULL && f->n / 2 >= SCAN_KEYS_MAX) {
+            f->keys = hmap_new(4 * SCAN_KEYS_MAX);
+            for (size_t i = 0; i < f->n; i += 2)
+                *hmap_put(f->keys, f->kids[i]->str, f->kids[i]->len, NULL) = i;
+        }
+        if (f->keys != NULL) {
+            bool found;
+            uint64_t *slot = hmap_put(f->keys, n->str, n->len, &found);
+            if (found)
+                dup = f->kids[*slot];
+            else
+                *slot = f->n;
+        }
+        for (size_t i = 0; f->keys == NULL && i < f->n; i += 2) {
             const struct yamlt_node *k = f->kids[i];
-            if (k->len == n->len && memcmp(k->str, n->str, n->len) == 0) {
-                char ex[KB_EXCERPT_MAX];
-                return mark_err(b, m, KB_ERR_INVALID,
-                                "duplicate key \"%s\" (first at %u:%u)",
-                                kb_excerpt(ex, sizeof(ex), n->str, n->len),
-                                k->line, k->column);
-            }
+            if (k->len == n->len && memcmp(k->str, n->str, n->len) == 0)
+                dup = k;
+        }
+        if (dup != NULL) {
+            char ex[KB_EXCERPT_MAX];
+            return mark_err(b, m, KB_ERR_INVALID,
+                            "duplicate key \"%s\" (first at %u:%u)",
+                            kb_excerpt(ex, sizeof(ex), n->str, n->len),
+                            dup->line, dup->column);
         }
     }
     f->kids = kb_grow(f->kids, &f->cap, f->n + 1, sizeof(*f->kids));
@@ -218,6 +239,8 @@ static enum kb_status on_end(struct builder *b, const yaml_event_t *ev)
     }
     free(f->kids);
     f->kids = NULL;
+    hmap_free(f->keys);
+    f->keys = NULL;
     return attach(b, n, ev->start_mark);
 }
 
@@ -365,8 +388,11 @@ enum kb_status yamlt_parse(const char *name, const void *data, size_t len,
 fail:
     yaml_parser_delete(&p);
 fail_noparser:
-    while (b.depth > 0)
-        free(b.stack[--b.depth].kids);
+    while (b.depth > 0) {
+        b.depth--;
+        free(b.stack[b.depth].kids);
+        hmap_free(b.stack[b.depth].keys);
+    }
     free(b.stack);
     free(b.anchored);
     hmap_free(b.anchors);

@@ -569,6 +569,14 @@ static void test_limits(void)
     expect_err(buf_cstr(&b), KB_ERR_LIMIT,
                "kiln.yml:6:10: more than 200000 nodes (aliases count as "
                "what they name)");
+    /* Duplicate keys in a large mapping (found with a hash map). */
+    buf_reset(&b);
+    buf_puts(&b, "global:\n  external_labels:\n");
+    for (int i = 0; i < 100; i++)
+        buf_printf(&b, "    l%d: v\n", i);
+    buf_puts(&b, "    l42: w\n");
+    expect_err(buf_cstr(&b), KB_ERR_INVALID,
+               "kiln.yml:103:5: duplicate key \"l42\" (first at 45:5)");
     /* Too many jobs. */
     buf_reset(&b);
     buf_puts(&b, "scrape_configs:\n");
