@@ -215,8 +215,12 @@ int kiln_exporter_heap_interposed(void)
 
 /* ---- Fork ---------------------------------------------------------------- */
 
+/* Between prepare and parent/child this thread holds the heap and mutex
+ * spin locks: kx_guard keeps its allocations and lock waits from sampling
+ * (which would take them again). */
 static void atfork_prepare(void)
 {
+    kx_guard++;
     kx_heap_atfork_prepare();
     kx_mutex_atfork_prepare();
 }
@@ -225,10 +229,12 @@ static void atfork_parent(void)
 {
     kx_mutex_atfork_parent();
     kx_heap_atfork_parent();
+    kx_guard--;
 }
 
 static void atfork_child(void)
 {
+    kx_guard--;
     kx_mutex_atfork_child();
     kx_heap_atfork_child();
     kx_cpu_atfork_child();

@@ -12,28 +12,36 @@
  * its probability of being sampled), so the profile's totals are unbiased.
  *
  * Design.
- * - Hot path: malloc is the real call, one thread-local subtraction and one
- *   branch; free is one load from a 64 Ki-counter filter (hash of the
- *   pointer) and one branch before the real call. Only sampled pointers
- *   raise their filter counter, so a free whose counter is 0 cannot be a
- *   sampled allocation.
+ * - Hot path: malloc subtracts the size from the thread's countdown
+ *   (initial-exec TLS: one %fs-relative access), and while it stays
+ *   positive tail-calls the real malloc: no frame, no other call, nothing
+ *   after the call. free hashes the pointer to one bit of a 16 KiB bitmap
+ *   and, when it is clear, tail-calls the real free. Only sampled pointers
+ *   (and the bootstrap buffer's) set bits, so a clear bit means "not ours".
+ *   The other allocating functions are alike; realloc also probes the bit.
+ * - Slow paths (countdown crossed, bit set) are separate functions. They
+ *   and the hooks live in the kx_hooks section, so the stack walk drops
+ *   their frames by address instead of counting them.
  * - Sampled allocations: the stack (frame pointers) goes into a stack table
  *   with four values (alloc_objects, alloc_space, inuse_objects,
  *   inuse_space, weighted); the pointer goes into a live table (open
  *   addressing, backward-shift deletion) with its entry and weight, so free
  *   subtracts exactly what the allocation added. Both tables are mmap'd
- *   (stacktab.c and below): the slow path never calls malloc. One spin lock
- *   guards them.
+ *   (stacktab.c and below): the slow path never calls malloc. The live
+ *   table starts at 4096 slots and doubles at half full, so its memory
+ *   follows the number of live samples. One spin lock guards them.
  * - Bootstrapping: the real_* pointers start out pointing at boot_*
  *   functions that resolve the real ones with dlsym; while a thread is
  *   inside dlsym (which may call calloc), its allocations come from a
- *   static bump buffer, which free ignores and realloc copies out of.
+ *   static bump buffer, whose pointers are marked in the bitmap: free's
+ *   slow path ignores them and realloc's copies out of them.
  * - Recursion: while kx_guard is set (profiler code, including the stack
  *   walk and the exporter's own threads), allocations are not sampled.
  *
- * Invariants. A pointer is in the live table iff its filter counter
- * includes it. A sampled pointer leaves the live table before the real
- * free, so its address cannot be handed out and sampled again first.
+ * Invariants. A pointer is in the live table only if its filter bit is set
+ * (bit i is set iff filter_counts[i] > 0, counting live and bootstrap
+ * pointers). A sampled pointer leaves the live table before the real free,
+ * so its address cannot be handed out and sampled again first.
  *
  * Fork: the lock is taken across fork (pthread_atfork); the child keeps the
  * tables but stops sampling. Under ASan or TSan, or behind another
@@ -67,6 +75,8 @@ static bool is_boot(const void *p)
     return (uintptr_t)p - (uintptr_t)boot_buf < BOOT_SIZE;
 }
 
+static void boot_mark(const void *p);
+
 /* 16-byte header holding the size, so realloc can copy out. */
 static void *boot_alloc(size_t n)
 {
@@ -78,6 +88,7 @@ static void *boot_alloc(size_t n)
         abort();
     }
     *(size_t *)(boot_buf + off) = n;
+    boot_mark(boot_buf + off + 16);
     return boot_buf + off + 16;
 }
 
@@ -223,7 +234,8 @@ static size_t boot_usable(void *p)
 /* ---- Sampling state ------------------------------------------------------ */
 
 #define FILTER_BITS 17
-#define LIVE_CAP (1u << 19) /* a power of two */
+#define LIVE_MIN (1u << 12) /* slots, a power of two */
+#define LIVE_MAX (1u << 20)
 #define DISABLED_RECHECK (1 << 20)
 
 struct kx_live {
@@ -233,29 +245,65 @@ struct kx_live {
     double bytes;
 };
 
-/* Bit i is set iff counts[i] > 0: free reads the 16 KiB bitmap only (it
- * stays in L1), the counts are touched on the slow path only. */
-static atomic_uchar filter[(1u << FILTER_BITS) / 8];
+/* Bit i is set iff counts[i] > 0: free reads the 16 KiB bitmap only, the
+ * counts are touched on the slow path only. Counted are the live sampled
+ * pointers and the bootstrap buffer's pointers (never uncounted). */
+static _Atomic uint64_t filter[(1u << FILTER_BITS) / 64];
 static uint16_t filter_counts[1u << FILTER_BITS];
 static atomic_int heap_lock;
 static atomic_int heap_on;
 static atomic_long heap_period = 512 * 1024;
 static struct kx_stacktab *heap_tab; /* created on first enable */
-static struct kx_live *live;         /* LIVE_CAP slots, mmap'd */
-static size_t n_live;
+static struct kx_live *live;         /* live_cap slots, mmap'd */
+static size_t live_cap, n_live;
 
 static KX_TLS int64_t left; /* bytes until the next sample */
 static KX_TLS uint64_t rng; /* xorshift64* state; 0 = not seeded */
 
-static size_t fhash(const void *p)
+/* The pointer's bit: the top bits of a multiplicative hash (pointers are
+ * 16-aligned; multiplying by an odd constant mixes every bit upwards). */
+static inline size_t fhash(const void *p)
 {
-    return (size_t)(((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ull >>
+    return (size_t)(((uintptr_t)p * 0x9e3779b97f4a7c15ull) >>
                     (64 - FILTER_BITS));
+}
+
+static inline bool filter_hit(const void *p)
+{
+    size_t h = fhash(p);
+    return (atomic_load_explicit(&filter[h / 64], memory_order_relaxed) >>
+            (h % 64)) &
+           1;
+}
+
+/* Call with heap_lock. */
+static void filter_add(const void *p)
+{
+    size_t h = fhash(p);
+    if (filter_counts[h]++ == 0)
+        atomic_fetch_or_explicit(&filter[h / 64], (uint64_t)1 << (h % 64),
+                                 memory_order_relaxed);
+}
+
+static void filter_remove(const void *p)
+{
+    size_t h = fhash(p);
+    if (--filter_counts[h] == 0)
+        atomic_fetch_and_explicit(&filter[h / 64], ~((uint64_t)1 << (h % 64)),
+                                  memory_order_relaxed);
+}
+
+/* A bootstrap pointer goes through free's slow path, which ignores it. */
+static void boot_mark(const void *p)
+{
+    kx_spin_lock(&heap_lock);
+    filter_add(p);
+    kx_spin_unlock(&heap_lock);
 }
 
 static size_t lhash(uintptr_t p)
 {
-    return (size_t)((p >> 4) * 0xff51afd7ed558ccdull >> 40) & (LIVE_CAP - 1);
+    return (size_t)((p >> 4) * 0xff51afd7ed558ccdull >> 40) & (live_cap - 1);
 }
 
 static int64_t draw(void)
@@ -273,22 +321,49 @@ static int64_t draw(void)
     return n < 1 ? 1 : n > 1e15 ? (int64_t)1e15 : (int64_t)n;
 }
 
+static struct kx_live *live_map(size_t cap)
+{
+    void *m = mmap(NULL, cap * sizeof(struct kx_live), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+static void live_place(struct kx_live *e)
+{
+    size_t i = lhash(e->ptr);
+    while (live[i].ptr != 0)
+        i = (i + 1) & (live_cap - 1);
+    live[i] = *e;
+}
+
+/* Double the live table (call with heap_lock); false if it cannot grow. It
+ * starts small and grows with the number of live samples, so its memory
+ * (and the page faults that first touch it) follow the heap's size. */
+static bool live_grow(void)
+{
+    if (live_cap >= LIVE_MAX)
+        return false;
+    struct kx_live *old = live, *m = live_map(live_cap * 2);
+    size_t old_cap = live_cap;
+    if (m == NULL)
+        return false;
+    live = m;
+    live_cap *= 2;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].ptr != 0)
+            live_place(&old[i]);
+    munmap(old, old_cap * sizeof(struct kx_live));
+    return true;
+}
+
 static void live_insert(uintptr_t p, size_t entry, double w, double bytes)
 {
-    if (n_live + 1 >= LIVE_CAP / 2)
+    if (n_live + 1 >= live_cap / 2 && !live_grow())
         return; /* full: counted as allocated, never as in use */
-    size_t i = lhash(p);
-    while (live[i].ptr != 0)
-        i = (i + 1) & (LIVE_CAP - 1);
-    live[i].ptr = p;
-    live[i].entry = entry;
-    live[i].weight = w;
-    live[i].bytes = bytes;
+    struct kx_live e = {p, entry, w, bytes};
+    live_place(&e);
     n_live++;
-    size_t h = fhash((void *)p);
-    if (filter_counts[h]++ == 0)
-        atomic_fetch_or_explicit(&filter[h / 8], (unsigned char)(1u << h % 8),
-                                 memory_order_relaxed);
+    filter_add((void *)p);
     double *v = kx_stacktab_vals(heap_tab, entry);
     v[2] += w;
     v[3] += bytes;
@@ -303,22 +378,19 @@ static void live_remove(uintptr_t p)
     while (live[i].ptr != p) {
         if (live[i].ptr == 0)
             return;
-        i = (i + 1) & (LIVE_CAP - 1);
+        i = (i + 1) & (live_cap - 1);
     }
     double *v = kx_stacktab_vals(heap_tab, live[i].entry);
     v[2] -= live[i].weight;
     v[3] -= live[i].bytes;
-    size_t h = fhash((void *)p);
-    if (--filter_counts[h] == 0)
-        atomic_fetch_and_explicit(&filter[h / 8], (unsigned char)~(1u << h % 8),
-                                  memory_order_relaxed);
+    filter_remove((void *)p);
     n_live--;
     /* Backward-shift deletion keeps probe chains whole. */
     size_t j = i;
     for (;;) {
         live[i].ptr = 0;
         for (;;) {
-            j = (j + 1) & (LIVE_CAP - 1);
+            j = (j + 1) & (live_cap - 1);
             if (live[j].ptr == 0)
                 return;
             size_t k = lhash(live[j].ptr);
@@ -332,11 +404,14 @@ static void live_remove(uintptr_t p)
     }
 }
 
-/* The slow path of every allocating hook. Its caller is the hook, whose
- * caller is the program: kx_unwind_here skips us and the hook. The hooks
- * call it as `sampled(p, n); KX_NO_TAIL(); return p;`: a tail call would
- * remove the hook's frame and break that count. */
-static __attribute__((noinline)) void sampled(void *p, size_t n)
+/* ---- The slow paths ------------------------------------------------------ */
+
+/* The countdown crossed zero at an allocation of `n` bytes that returned
+ * `p`: sample it (or, at a thread's first allocation, while profiling is
+ * off or from profiler code, only draw the next countdown). Everything on
+ * the stack from here to the interposed function is in the kx_hooks
+ * section, which kx_unwind_here leaves out. */
+static KX_HOOK __attribute__((noinline)) void sampled(void *p, size_t n)
 {
     if (rng == 0 || kx_guard ||
         !atomic_load_explicit(&heap_on, memory_order_relaxed)) {
@@ -352,7 +427,7 @@ static __attribute__((noinline)) void sampled(void *p, size_t n)
         return;
     kx_guard++;
     uintptr_t pcs[KX_MAX_DEPTH];
-    unsigned depth = kx_unwind_here(pcs, KX_MAX_DEPTH, 1);
+    unsigned depth = kx_unwind_here(pcs, KX_MAX_DEPTH);
     double period =
         (double)atomic_load_explicit(&heap_period, memory_order_relaxed);
     double size = n ? (double)n : 1;
@@ -365,64 +440,39 @@ static __attribute__((noinline)) void sampled(void *p, size_t n)
     }
     kx_spin_unlock(&heap_lock);
     kx_guard--;
-    return;
 }
 
-static __attribute__((noinline)) void forget(void *p)
+/* A pointer whose filter bit is set: a bootstrap pointer (never freed), a
+ * live sampled one, or another that shares its bit. True if it may be
+ * passed to the real allocator. */
+static KX_HOOK __attribute__((noinline)) bool forget(void *p)
 {
+    if (is_boot(p))
+        return false;
     kx_spin_lock(&heap_lock);
     live_remove((uintptr_t)p);
     kx_spin_unlock(&heap_lock);
+    return true;
 }
 
-/* An empty asm after a call keeps the call from being a tail call. */
-#define KX_NO_TAIL() __asm__ volatile("" ::: "memory")
-
-#define COUNT(p, n)                                                            \
-    do {                                                                       \
-        if (__builtin_expect((left -= (int64_t)(n)) > 0, 1))                   \
-            return (p);                                                        \
-        sampled((p), (n));                                                     \
-        KX_NO_TAIL();                                                          \
-        return (p);                                                            \
-    } while (0)
-
-#define FORGET(p)                                                              \
-    do {                                                                       \
-        size_t h_ = fhash(p);                                                  \
-        if (__builtin_expect((atomic_load_explicit(&filter[h_ / 8],            \
-                                                   memory_order_relaxed) >>    \
-                              (h_ % 8)) &                                      \
-                                 1,                                            \
-                             0))                                               \
-            forget(p);                                                         \
-    } while (0)
-
-/* ---- The interposed functions ------------------------------------------- */
-
-void *malloc(size_t n)
+static KX_HOOK __attribute__((noinline)) void *malloc_slow(size_t n)
 {
     void *p = real_malloc(n);
-    COUNT(p, n);
+    sampled(p, n);
+    return p;
 }
 
-void free(void *p)
-{
-    if (is_boot(p))
-        return;
-    FORGET(p);
-    real_free(p);
-}
-
-void *calloc(size_t a, size_t b)
+static KX_HOOK __attribute__((noinline)) void *calloc_slow(size_t a, size_t b)
 {
     void *p = real_calloc(a, b);
-    COUNT(p, a * b);
+    sampled(p, a * b);
+    return p;
 }
 
-void *realloc(void *p, size_t n)
+static KX_HOOK __attribute__((noinline)) void *realloc_slow(void *p, size_t n)
 {
-    if (is_boot(p)) {
+    if (p != NULL && filter_hit(p) && !forget(p)) {
+        /* Out of the bootstrap buffer: move into the real heap. */
         void *q = malloc(n);
         if (q != NULL) {
             size_t old = boot_size(p);
@@ -430,48 +480,104 @@ void *realloc(void *p, size_t n)
         }
         return q;
     }
-    if (p != NULL)
-        FORGET(p);
     void *q = real_realloc(p, n);
-    if (q == NULL)
-        return q;
-    COUNT(q, n);
+    if (q != NULL && left <= 0)
+        sampled(q, n);
+    return q;
 }
 
-int posix_memalign(void **out, size_t al, size_t n)
+static KX_HOOK __attribute__((noinline)) int
+posix_memalign_slow(void **out, size_t al, size_t n)
 {
     int rc = real_posix_memalign(out, al, n);
-    if (rc != 0)
-        return rc;
-    if (__builtin_expect((left -= (int64_t)n) > 0, 1))
-        return 0;
-    sampled(*out, n);
-    KX_NO_TAIL();
-    return 0;
+    sampled(rc == 0 ? *out : NULL, n);
+    return rc;
 }
 
-void *aligned_alloc(size_t al, size_t n)
+static KX_HOOK __attribute__((noinline)) void *
+aligned_slow(void *(*f)(size_t, size_t), size_t al, size_t n)
 {
-    void *p = real_aligned_alloc(al, n);
-    COUNT(p, n);
+    void *p = f(al, n);
+    sampled(p, n);
+    return p;
 }
 
-void *memalign(size_t al, size_t n)
+static KX_HOOK __attribute__((noinline)) void *page_slow(void *(*f)(size_t),
+                                                         size_t n)
 {
-    void *p = real_memalign(al, n);
-    COUNT(p, n);
+    void *p = f(n);
+    sampled(p, n);
+    return p;
 }
 
-void *valloc(size_t n)
+/* ---- The interposed functions ------------------------------------------- */
+
+/* Fast paths: one thread-local subtraction and one branch, then a tail call
+ * to the real function (free: one bitmap probe). The countdown is taken
+ * before the call, so nothing is left to do after it. */
+#define TAKE(n) __builtin_expect((left -= (int64_t)(n)) > 0, 1)
+
+KX_HOOK void *malloc(size_t n)
 {
-    void *p = real_valloc(n);
-    COUNT(p, n);
+    if (TAKE(n))
+        return real_malloc(n);
+    return malloc_slow(n);
 }
 
-void *pvalloc(size_t n)
+KX_HOOK void free(void *p)
 {
-    void *p = real_pvalloc(n);
-    COUNT(p, n);
+    if (__builtin_expect(filter_hit(p), 0) && !forget(p))
+        return;
+    real_free(p);
+}
+
+KX_HOOK void *calloc(size_t a, size_t b)
+{
+    if (TAKE(a * b))
+        return real_calloc(a, b);
+    return calloc_slow(a, b);
+}
+
+KX_HOOK void *realloc(void *p, size_t n)
+{
+    if (TAKE(n) && __builtin_expect(!filter_hit(p), 1))
+        return real_realloc(p, n);
+    return realloc_slow(p, n);
+}
+
+KX_HOOK int posix_memalign(void **out, size_t al, size_t n)
+{
+    if (TAKE(n))
+        return real_posix_memalign(out, al, n);
+    return posix_memalign_slow(out, al, n);
+}
+
+KX_HOOK void *aligned_alloc(size_t al, size_t n)
+{
+    if (TAKE(n))
+        return real_aligned_alloc(al, n);
+    return aligned_slow(real_aligned_alloc, al, n);
+}
+
+KX_HOOK void *memalign(size_t al, size_t n)
+{
+    if (TAKE(n))
+        return real_memalign(al, n);
+    return aligned_slow(real_memalign, al, n);
+}
+
+KX_HOOK void *valloc(size_t n)
+{
+    if (TAKE(n))
+        return real_valloc(n);
+    return page_slow(real_valloc, n);
+}
+
+KX_HOOK void *pvalloc(size_t n)
+{
+    if (TAKE(n))
+        return real_pvalloc(n);
+    return page_slow(real_pvalloc, n);
 }
 
 size_t malloc_usable_size(void *p)
@@ -504,15 +610,13 @@ void kx_heap_enable(size_t period)
     kx_spin_lock(&heap_lock);
     if (heap_tab == NULL) {
         heap_tab = kx_stacktab_new(1 << 16);
-        void *m = mmap(NULL, LIVE_CAP * sizeof(struct kx_live),
-                       PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        live = m == MAP_FAILED ? NULL : m;
+        live = live_map(LIVE_MIN);
+        live_cap = LIVE_MIN;
         if (heap_tab == NULL || live == NULL) {
             kx_stacktab_free(heap_tab);
             heap_tab = NULL;
             if (live != NULL)
-                munmap(live, LIVE_CAP * sizeof(struct kx_live));
+                munmap(live, LIVE_MIN * sizeof(struct kx_live));
             live = NULL;
         }
     }

@@ -61,9 +61,19 @@ void kx_spin_unlock(atomic_int *l);
 unsigned kx_unwind(uintptr_t pc, uintptr_t fp, uintptr_t sp, uintptr_t *out,
                    unsigned max);
 
-/* The stack of the calling function's caller, skipping `skip` more frames.
- * Same rules as kx_unwind. */
-unsigned kx_unwind_here(uintptr_t *out, unsigned max, unsigned skip);
+/* The interposed functions (malloc, free, ..., pthread_mutex_lock) and
+ * every function of theirs that can be on the stack when they record one
+ * live in this section, so a stack walk from inside them can drop their
+ * frames by address, however the compiler arranged the calls (tail calls,
+ * inlining, frames or none). */
+#define KX_HOOK __attribute__((section("kx_hooks")))
+extern const char __start_kx_hooks[] __attribute__((visibility("hidden")));
+extern const char __stop_kx_hooks[] __attribute__((visibility("hidden")));
+
+/* The stack of the program that called into a hook: walked from the
+ * calling function's frame, without the leading frames that lie in the
+ * kx_hooks section. Same rules as kx_unwind. */
+unsigned kx_unwind_here(uintptr_t *out, unsigned max);
 
 /* A table from stack (up to KX_MAX_DEPTH pcs) to KX_MAX_VALUES doubles, in
  * one mmap'd region of fixed capacity: it never calls malloc, so the heap

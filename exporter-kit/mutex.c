@@ -1,20 +1,34 @@
 /* exporter-kit/mutex.c: the mutex profiler: pthread_mutex_lock, interposed.
  *
- * What. pthread_mutex_lock first tries pthread_mutex_trylock: an
- * uncontended lock costs what it cost before (one atomic). Only when that
- * fails with EBUSY is the lock contended; then 1 in `rate` contended waits
- * (chosen at random per thread) is timed with CLOCK_MONOTONIC around the
- * real pthread_mutex_lock, and the waiter's stack is recorded with
- * contentions = rate and delay = wait * rate, so the profile estimates the
- * totals. Go charges mutex delay to the unlocker's stack; we charge the
- * waiter's (the unlocker is not known at that point), which answers "who
- * waits, and where".
+ * What. 1 in `rate` contended pthread_mutex_lock waits (chosen at random per
+ * thread) is timed with CLOCK_MONOTONIC around the real
+ * pthread_mutex_lock, and the waiter's stack is recorded with contentions =
+ * rate and delay = wait * rate, so the profile estimates the totals. Go
+ * charges mutex delay to the unlocker's stack; we charge the waiter's (the
+ * unlocker is not known at that point), which answers "who waits, and
+ * where".
  *
- * Design. The real functions are found with dlsym(RTLD_NEXT) in a constructor
- * (or at first use, if earlier); a pthread_mutex_lock made while dlsym runs
- * spins on the real trylock. Records go to a stack table (mmap'd, no malloc)
- * under a spin lock. While kx_guard is set (profiler code), waits are not
- * sampled.
+ * Design. The fast path costs an uncontended lock (almost) nothing: one load
+ * of a global flag (profiling on?) and, when on, one load of the mutex's
+ * lock word, which glibc's pthread_mutex_t exposes (__data.__lock, 0 when
+ * free) and which the real lock is about to touch anyway; then a tail call
+ * to the real pthread_mutex_lock through a cached pointer. No thread-local
+ * access, no store, no atomic read-modify-write, no second call. Only a
+ * lock that is held when we look takes the slow path: pick 1 in `rate`
+ * (per-thread random numbers); the others tail-call the real lock too. A
+ * picked one tries pthread_mutex_trylock first (the holder may have let go
+ * meanwhile, or it is a recursive mutex this thread owns: not a wait), and
+ * times the real lock only if that says EBUSY. A lock taken between our
+ * look and the real lock's attempt (a window of a few instructions) waits
+ * unseen. Where pthread_mutex_t's layout is not glibc's, every call takes
+ * the slow path, i.e. trylock first.
+ *
+ * The real functions are found with dlsym(RTLD_NEXT) in a constructor (or at
+ * first use, if earlier); a pthread_mutex_lock made while dlsym runs spins
+ * on the real trylock. Records go to a stack table (mmap'd, no malloc) under
+ * a spin lock. While kx_guard is set (profiler code), waits are not
+ * sampled. The hook and its slow path are in the kx_hooks section, whose
+ * frames the stack walk drops.
  *
  * Not seen: pthread_mutex_timedlock, rwlocks, spin locks, condition variable
  * waits (pthread_cond_wait reacquires the mutex inside glibc), and glibc's
@@ -107,18 +121,34 @@ static bool pick(unsigned rate)
     return (rng * 0x2545f4914f6cdd1dull >> 33) % rate == 0;
 }
 
-/* Called from pthread_mutex_lock only: kx_unwind_here skips us and it. */
-static __attribute__((noinline)) int contended(pthread_mutex_t *m)
+/* Whether `m` is held now, as far as a plain load can tell. */
+static inline bool held(pthread_mutex_t *m)
+{
+#if defined(__GLIBC__)
+    return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0;
+#else
+    (void)m;
+    return true;
+#endif
+}
+
+/* The lock was held when pthread_mutex_lock looked. */
+static KX_HOOK __attribute__((noinline)) int lock_held(pthread_mutex_t *m)
 {
     unsigned rate = atomic_load_explicit(&mutex_rate, memory_order_relaxed);
     if (kx_guard || !pick(rate))
         return real_lock(m);
+    int rc = real_trylock(m);
+    if (rc != EBUSY)
+        return rc;
     int64_t t0 = kx_now_ns();
-    int rc = real_lock(m);
+    rc = real_lock(m);
     int64_t wait = kx_now_ns() - t0;
+    if (rc != 0 && rc != EOWNERDEAD)
+        return rc; /* EDEADLK and such: no wait */
     kx_guard++;
     uintptr_t pcs[KX_MAX_DEPTH];
-    unsigned depth = kx_unwind_here(pcs, KX_MAX_DEPTH, 1);
+    unsigned depth = kx_unwind_here(pcs, KX_MAX_DEPTH);
     double vals[KX_MAX_VALUES] = {(double)rate, (double)wait * rate, 0, 0};
     kx_spin_lock(&mutex_lock_);
     if (mutex_tab != NULL)
@@ -128,17 +158,13 @@ static __attribute__((noinline)) int contended(pthread_mutex_t *m)
     return rc;
 }
 
-int pthread_mutex_lock(pthread_mutex_t *m)
+KX_HOOK int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    if (!atomic_load_explicit(&mutex_on, memory_order_relaxed))
+    if (__builtin_expect(
+            !atomic_load_explicit(&mutex_on, memory_order_relaxed), 1) ||
+        __builtin_expect(!held(m), 1))
         return real_lock(m);
-    int rc = real_trylock(m);
-    if (rc != EBUSY)
-        return rc;
-    rc = contended(m);
-    /* Not a tail call: contended() counts this frame. */
-    __asm__ volatile("" ::: "memory");
-    return rc;
+    return lock_held(m);
 }
 
 void kx_mutex_enable(unsigned rate)

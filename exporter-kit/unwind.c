@@ -4,7 +4,8 @@
  * -fno-omit-frame-pointer keeps: at fp, the caller's fp; at fp + 8, the
  * return address (x86-64 and aarch64 alike). kx_unwind follows the chain
  * from a signal's ucontext (cpu.c); kx_unwind_here from the current frame
- * (heap and mutex hooks).
+ * (heap and mutex hooks), dropping the frames of the hooks themselves (they
+ * live in their own section, kx_hooks, so they are known by address).
  *
  * Design. A frame pointer can be garbage (code built without frame pointers
  * uses rbp as a general register), so every read is checked against the
@@ -146,18 +147,23 @@ unsigned kx_unwind(uintptr_t pc, uintptr_t fp, uintptr_t sp, uintptr_t *out,
     return n;
 }
 
-__attribute__((noinline)) unsigned kx_unwind_here(uintptr_t *out, unsigned max,
-                                                  unsigned skip)
+static bool in_hooks(uintptr_t pc)
+{
+    return pc >= (uintptr_t)__start_kx_hooks && pc < (uintptr_t)__stop_kx_hooks;
+}
+
+__attribute__((noinline)) unsigned kx_unwind_here(uintptr_t *out, unsigned max)
 {
     uintptr_t tmp[KX_MAX_DEPTH + 8];
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
-    unsigned want = max + skip + 1;
-    if (want > KX_MAX_DEPTH + 8)
-        want = KX_MAX_DEPTH + 8;
-    /* The first record found is our caller's own frame: skip it too. */
-    unsigned n = kx_unwind(0, fp, (uintptr_t)&tmp[0], tmp, want);
+    /* The first record is our caller's (a hook's) return address: frames in
+     * the hooks section are dropped, at most 8 of them. */
+    unsigned n = kx_unwind(0, fp, (uintptr_t)&tmp[0], tmp, KX_MAX_DEPTH + 8);
+    unsigned i = 0;
+    while (i < n && i < 8 && in_hooks(tmp[i]))
+        i++;
     unsigned k = 0;
-    for (unsigned i = skip + 1; i < n && k < max; i++)
+    for (; i < n && k < max; i++)
         out[k++] = tmp[i];
     return k;
 }
