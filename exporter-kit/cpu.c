@@ -15,12 +15,14 @@
  *   When the ring is full the sample is counted as lost. No malloc, no
  *   lock, errno saved.
  * - A timer signal stands for 1 + si_overrun periods: when a thread's timer
- *   expires again before its last signal was delivered (it happens on a
- *   loaded machine, more CPU-hungry threads than cores, and in VMs whose
- *   vCPUs are preempted), the kernel does not queue a second signal but
- *   counts an overrun. The sample carries that weight, so samples stay
- *   equal to CPU time x hz; the periods the kernel merged are charged to
- *   the stack the thread had when the signal came, the only one known.
+ *   expires again before its last signal was delivered (on a loaded
+ *   machine, more CPU-hungry threads than cores, in VMs whose vCPUs are
+ *   preempted, and whenever hz exceeds the kernel's tick rate), the kernel
+ *   does not queue a second signal but counts an overrun. The sample's
+ *   samples/count value is 1 (one stack was seen) and its cpu/nanoseconds
+ *   value is (1 + si_overrun) periods, so CPU time stays right; the periods
+ *   the kernel merged are charged to the stack the thread had when the
+ *   signal came, the only one known.
  * - A drain thread empties the ring every 20 ms into the stack table of
  *   every collecting request (concurrent requests share one sampler; each
  *   sees the samples taken while it was collecting), turns the lost count
@@ -73,7 +75,7 @@ struct kx_slot {
 static struct kx_slot ring[KX_RING];
 static atomic_size_t ring_head;
 static size_t ring_tail; /* drain thread only */
-static atomic_long ring_lost;
+static atomic_long ring_lost, ring_lost_periods;
 static atomic_int sampling; /* handler records only while 1 */
 static atomic_int handler_installed;
 static atomic_int my_pid;
@@ -163,7 +165,8 @@ static void record_sample(void *uc, unsigned weight)
                                                       memory_order_relaxed))
                 break;
         } else if (dif < 0) {
-            atomic_fetch_add_explicit(&ring_lost, (long)weight,
+            atomic_fetch_add_explicit(&ring_lost, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&ring_lost_periods, (long)weight,
                                       memory_order_relaxed);
             return;
         } else {
@@ -341,7 +344,7 @@ static void drain_locked(void)
         size_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
         if (seq != ring_tail + 1)
             break;
-        double w[KX_MAX_VALUES] = {s->weight, 0, 0, 0};
+        double w[KX_MAX_VALUES] = {1, s->weight, 0, 0};
         for (struct kx_cpu_req *r = reqs; r; r = r->next)
             kx_stacktab_add(r->tab, s->pcs, s->depth, w);
         atomic_store_explicit(&s->seq, ring_tail + KX_RING,
@@ -349,9 +352,10 @@ static void drain_locked(void)
         ring_tail++;
     }
     long lost = atomic_exchange(&ring_lost, 0);
+    long lost_periods = atomic_exchange(&ring_lost_periods, 0);
     if (lost > 0) {
         uintptr_t pc = KX_PC_LOST;
-        double v[KX_MAX_VALUES] = {(double)lost, 0, 0, 0};
+        double v[KX_MAX_VALUES] = {(double)lost, (double)lost_periods, 0, 0};
         for (struct kx_cpu_req *r = reqs; r; r = r->next)
             kx_stacktab_add(r->tab, &pc, 1, v);
     }
@@ -413,6 +417,7 @@ enum kb_status kx_cpu_start(int hz, struct kb_err *err)
     atomic_store(&ring_head, 0);
     ring_tail = 0;
     atomic_store(&ring_lost, 0);
+    atomic_store(&ring_lost_periods, 0);
     cpu_hz = hz;
     cpu_stopping = false;
     int rc = pthread_create(&drain_thread, NULL, drain_main, NULL);
@@ -473,10 +478,10 @@ static struct pprof_profile *build_cpu(const struct kx_stacktab *tab,
         unsigned depth;
         const double *v;
         kx_stacktab_get(tab, i, &pcs, &depth, &v);
-        int64_t n = (int64_t)v[0];
+        int64_t n = (int64_t)v[0], periods = (int64_t)v[1];
         if (n <= 0)
             continue;
-        int64_t vals[2] = {n, n * p->period};
+        int64_t vals[2] = {n, periods * p->period};
         kx_pbuild_sample(b, pcs, depth, vals, NULL, NULL);
     }
     return kx_pbuild_finish(b);

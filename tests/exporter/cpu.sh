@@ -3,7 +3,7 @@
 # - hot_a and hot_b (3:1 work in the same threads) come out 3:1 within
 #   4.5 binomial standard deviations of at least 3000 samples;
 # - 4 threads that each spin exactly 0.5 s of their own CPU time after the
-#   sampler first hits them give 4 x (50 + 1) samples at 100 Hz, within 10%;
+#   sampler first hits them show 4 x (500 + 10) ms of CPU, within 10%;
 # - two concurrent /profile requests share the sampler and both succeed,
 #   and another endpoint answers while a /profile request runs.
 #
@@ -26,10 +26,10 @@ need_tools
 # independent of where the loop is (timer ticks), so the number in hot_a
 # is binomial with p = 3/4: at n = 3000 one standard deviation of the share
 # is 0.8%, and 4.5 of them (a false failure once in 150,000 runs) is a ratio
-# between 2.50 and 3.66, which still tells 3:1 from 2:1 or 4:1. (A sample
-# that carries timer overruns weighs more than one, which widens the error a
-# little; under heavy load about a tenth of the samples do.) 1000 Hz: more
-# samples where the kernel allows it.
+# between 2.50 and 3.66, which still tells 3:1 from 2:1 or 4:1. The count
+# is of stacks seen (samples/count), one per signal: a signal that stands
+# for several timer periods (overruns) counts once there and weighs more in
+# cpu/nanoseconds only. 1000 Hz: more samples where the kernel allows it.
 need=3000
 if start_hotspots "$T/split" "$HOTSPOTS" --hz 1000 "$T/split" cpu; then
     a=0 b=0 w=0
@@ -89,27 +89,28 @@ else
 fi
 
 # 4 threads at the default 100 Hz. Each thread's timer fires every 10 ms of
-# that thread's CPU time, from when the sampler created it: 50 samples in
-# 500 ms of CPU and the one that started the count, give or take the one
-# at the end (the timer is checked at the kernel's tick). With more busy
-# threads than cores the kernel merges expirations into one signal
-# (si_overrun), which the sample's weight carries: without it this count
-# came out 25% short on a loaded 2-core machine. The 10 s window only has
-# to outlast 2 s of CPU.
+# that thread's CPU time, from when the sampler created it: 50 periods in
+# 500 ms of CPU and the one that started the count (10 ms), give or take
+# the one at the end (the timer is checked at the kernel's tick). With more
+# busy threads than cores the kernel merges expirations into one signal
+# (si_overrun), which the sample's cpu value carries: counting signals
+# instead came out 25% short on a loaded 2-core machine. The 10 s window
+# only has to outlast 2 s of CPU.
 spin_ms=500
 if start_hotspots "$T/spin" "$HOTSPOTS" --spin-ms $spin_ms "$T/spin" spin 4; then
     code=$(fetch "debug/pprof/profile?seconds=10" "$T/spin/cpu.pb.gz")
-    got=$(top "$T/spin/cpu.pb.gz" samples | total)
-    expect=$((4 * (spin_ms / 10 + 1)))
-    echo "# HTTP $code: $got samples; 4 threads x ${spin_ms} ms of CPU" \
-        "at 100 Hz: $expect expected"
+    top "$T/spin/cpu.pb.gz" cpu ms >"$T/spin/top"
+    got=$(total <"$T/spin/top")
+    n=$(top "$T/spin/cpu.pb.gz" samples | total)
+    expect=$((4 * (spin_ms + 10)))
+    echo "# HTTP $code: $got ms of CPU in $n samples; 4 threads x" \
+        "${spin_ms} ms of CPU at 100 Hz: $expect ms expected"
     check "the spinners used their CPU budget inside the window" \
         test -e "$T/spin/done"
-    check "samples match CPU time across 4 threads (within 10%)" \
+    check "the profile's CPU time matches the threads' (within 10%)" \
         within "${got:-0}" "$expect" 0.9 1.1
-    top "$T/spin/cpu.pb.gz" samples >"$T/spin/top"
     s=$(flat spin_loop <"$T/spin/top")
-    check "the spinners' samples are in spin_loop" \
+    check "the spinners' CPU time is in spin_loop" \
         within "${s:-0}" "$expect" 0.8 1.1
     kill "$PID"
 else
