@@ -40,6 +40,7 @@ static const struct kilnctl_command commands[] = {
      kilnctl_import_main},
     {"tsdb", "inspect a database directory: list, stats, dump",
      kilnctl_tsdb_main},
+    {"check", "validate configuration files (kiln.yml)", kilnctl_check_main},
 };
 
 static const char intro[] =

@@ -78,6 +78,9 @@ int kilnctl_write_stdout(struct buf *b);
 /* kilnctl pprof ... (cmd/kilnctl_pprof.c) */
 int kilnctl_pprof_main(int argc, char **argv);
 
+/* kilnctl check config (cmd/kilnctl_check.c) */
+int kilnctl_check_main(int argc, char **argv);
+
 /* kilnctl import ... and kilnctl tsdb ... (cmd/kilnctl_tsdb.c) */
 int kilnctl_import_main(int argc, char **argv);
 int kilnctl_tsdb_main(int argc, char **argv);

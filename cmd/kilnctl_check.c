@@ -134,9 +134,6 @@ static const char check_intro[] =
     "the file is valid, 1 when it is not (with one line\n"
     "'kilnctl: FILE:LINE:COLUMN: reason' on stderr), 2 on bad usage.\n";
 
-/* Declared here until cmd/kilnctl.h lists it with the other families. */
-int kilnctl_check_main(int argc, char **argv);
-
 int kilnctl_check_main(int argc, char **argv)
 {
     return kilnctl_dispatch("kilnctl check", check_intro, check_commands,

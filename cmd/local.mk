@@ -4,9 +4,10 @@
 bin_PROGRAMS += kilnctl
 kilnctl_SOURCES = \
 	cmd/kilnctl.c cmd/kilnctl.h \
+	cmd/kilnctl_check.c \
 	cmd/kilnctl_pprof.c \
 	cmd/kilnctl_tsdb.c
-kilnctl_LDADD = $(KILN_TSDB_LIBS) -lm
+kilnctl_LDADD = scraper/libkilnscrapecfg.a $(KILN_TSDB_LIBS) $(YAML_LIBS) -lm
 
 # The reports kilnctl prints, reused by the web UI and the database.
 pprof_libkilnpprof_a_SOURCES += \
