@@ -160,8 +160,8 @@ static KX_HOOK __attribute__((noinline)) int lock_held(pthread_mutex_t *m)
 
 KX_HOOK int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    if (__builtin_expect(
-            !atomic_load_explicit(&mutex_on, memory_order_relaxed), 1) ||
+    if (__builtin_expect(!atomic_load_explicit(&mutex_on, memory_order_relaxed),
+                         1) ||
         __builtin_expect(!held(m), 1))
         return real_lock(m);
     return lock_held(m);
