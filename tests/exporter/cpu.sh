@@ -22,6 +22,25 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/exporter/lib.sh"
 need_tools
 
+# 4 threads at the default 100 Hz. Each thread's timer fires every 10 ms of
+# that thread's CPU time, from when the sampler created it: 50 periods in
+# 500 ms of CPU and the one that started the count (10 ms), give or take
+# the one at the end (the timer is checked at the kernel's tick). With more
+# busy threads than cores the kernel merges expirations into one signal
+# (si_overrun), which the sample's cpu value carries: counting signals
+# instead came out 25% short on a loaded 2-core machine. The process starts
+# first and its 30 s window runs while the split test collects: it only has
+# to hold 2 s of the spinners' CPU, however loaded the machine (with
+# stress.sh's 24 threads beside it, they get a quarter of a core or more).
+spin_ms=500
+spin_pid=
+if start_hotspots "$T/spin" "$HOTSPOTS" --spin-ms $spin_ms "$T/spin" spin 4; then
+    spin_pid=$PID
+    fetch "debug/pprof/profile?seconds=30" "$T/spin/cpu.pb.gz" \
+        >"$T/spin/code" &
+    spin_fetch=$!
+fi
+
 # 3:1 split. Samples are a sample of the threads' CPU time at instants
 # independent of where the loop is (timer ticks), so the number in hot_a
 # is binomial with p = 3/4: at n = 3000 one standard deviation of the share
@@ -88,17 +107,9 @@ else
     not_ok "hotspots cpu started"
 fi
 
-# 4 threads at the default 100 Hz. Each thread's timer fires every 10 ms of
-# that thread's CPU time, from when the sampler created it: 50 periods in
-# 500 ms of CPU and the one that started the count (10 ms), give or take
-# the one at the end (the timer is checked at the kernel's tick). With more
-# busy threads than cores the kernel merges expirations into one signal
-# (si_overrun), which the sample's cpu value carries: counting signals
-# instead came out 25% short on a loaded 2-core machine. The 10 s window
-# only has to outlast 2 s of CPU.
-spin_ms=500
-if start_hotspots "$T/spin" "$HOTSPOTS" --spin-ms $spin_ms "$T/spin" spin 4; then
-    code=$(fetch "debug/pprof/profile?seconds=10" "$T/spin/cpu.pb.gz")
+if [ -n "$spin_pid" ]; then
+    wait "$spin_fetch"
+    code=$(cat "$T/spin/code")
     top "$T/spin/cpu.pb.gz" cpu ms >"$T/spin/top"
     got=$(total <"$T/spin/top")
     n=$(top "$T/spin/cpu.pb.gz" samples | total)
@@ -112,7 +123,7 @@ if start_hotspots "$T/spin" "$HOTSPOTS" --spin-ms $spin_ms "$T/spin" spin 4; the
     s=$(flat spin_loop <"$T/spin/top")
     check "the spinners' CPU time is in spin_loop" \
         within "${s:-0}" "$expect" 0.8 1.1
-    kill "$PID"
+    kill "$spin_pid"
 else
     not_ok "hotspots spin started"
 fi
