@@ -1,0 +1,1 @@
+# scraper/delta.mk: cumulative-to-delta conversion and sample labels.

@@ -1,0 +1,1 @@
+# web/local.mk: the HTTP server, API endpoints, metrics exposition.
