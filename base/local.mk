@@ -10,6 +10,7 @@ base_libkilnbase_a_SOURCES = \
 	base/jsonw.c base/jsonw.h \
 	base/labels.c base/labels.h \
 	base/log.c base/log.h \
+	base/metrics.c base/metrics.h \
 	base/regex.c base/regex.h \
 	base/status.c base/status.h \
 	base/text.c base/text.h \
@@ -52,3 +53,7 @@ TESTS += tests/unit/test_base_intern
 check_PROGRAMS += tests/unit/test_base_text
 tests_unit_test_base_text_LDADD = $(KILN_BASE_LIBS)
 TESTS += tests/unit/test_base_text
+
+check_PROGRAMS += tests/unit/test_base_metrics
+tests_unit_test_base_metrics_LDADD = $(KILN_BASE_LIBS)
+TESTS += tests/unit/test_base_metrics
