@@ -1,7 +1,9 @@
 # bench/: benchmarks; run by hand (scripts in bench/), never by make check.
 # `make bench` builds everything and runs them from the build directory;
 # it fails if any benchmark misses its goal, after running them all.
-EXTRA_DIST += bench/pprof_merge bench/tsdb bench/retime.c bench/tsdb_timer.c
+EXTRA_DIST += bench/pprof_merge bench/tsdb bench/retime.c bench/tsdb_timer.c \
+	bench/scrape bench/replay/main.go bench/replay/go.mod \
+	bench/replay/build.sh
 
 .PHONY: bench
 bench: all
@@ -10,4 +12,6 @@ bench: all
 	GO='$(GO)' bash $(top_srcdir)/bench/pprof_merge || st=1; \
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	GO='$(GO)' bash $(top_srcdir)/bench/tsdb || st=1; \
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	GO='$(GO)' bash $(top_srcdir)/bench/scrape || st=1; \
 	exit $$st

@@ -1,0 +1,3 @@
+module kiln.bench/replay
+
+go 1.19
