@@ -17,7 +17,9 @@
  */
 #include "base/text.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t kb_utf8_seq(const uint8_t *s, size_t n, uint32_t *cp)
@@ -112,4 +114,29 @@ char *kb_excerpt(char *out, size_t size, const void *p, size_t n)
     }
     out[o] = '\0';
     return out;
+}
+
+bool kb_size_parse(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *unit;
+        unsigned shift;
+    } units[] = {{"", 0},    {"B", 0},   {"KB", 10},
+                 {"MB", 20}, {"GB", 30}, {"TB", 40}};
+    if (s[0] < '0' || s[0] > '9')
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return false;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].unit) != 0)
+            continue;
+        if (v > (UINT64_MAX >> units[i].shift))
+            return false;
+        *out = (uint64_t)v << units[i].shift;
+        return true;
+    }
+    return false;
 }

@@ -17,6 +17,11 @@ size_t kb_utf8_seq(const uint8_t *s, size_t n, uint32_t *cp);
 /* Whether `s[0..n)` is entirely well-formed UTF-8 (the empty string is). */
 bool kb_utf8_valid(const void *s, size_t n);
 
+/* Parse a size as Prometheus writes them: a decimal byte count with an
+ * optional unit B, KB, MB, GB or TB (powers of 1024), e.g. "512MB". false
+ * for anything else or an overflow. */
+bool kb_size_parse(const char *s, uint64_t *out);
+
 /* Write into `out` (of `size` bytes, at least 8) a one-line excerpt of
  * `s[0..n)` for an error message: printable ASCII is kept, every other byte
  * becomes \xNN, and the excerpt is cut to fit with "..." at its end. Always

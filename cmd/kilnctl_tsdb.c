@@ -54,7 +54,7 @@ static const char import_usage[] =
     "                      profiles need --profile=block)\n"
     "  --storage.block-range=DURATION   data per block (default 2h)\n"
     "  --storage.retention.time=DURATION  delete older blocks (default 15d)\n"
-    "  --storage.retention.size=BYTES   keep at most this many bytes\n"
+    "  --storage.retention.size=SIZE    keep at most this much (512MB)\n"
     "\n"
     "After importing, the head is compacted into blocks as the server does.\n";
 
@@ -202,28 +202,14 @@ int kilnctl_import_main(int argc, char **argv)
             profile = optarg;
             break;
         case 'b':
-        case 'r': {
-            struct kb_err derr = {0};
-            int64_t ms;
-            if (kb_duration_parse(optarg, strlen(optarg), &ms, &derr) ||
-                (c == 'b' && ms <= 0))
-                return kilnctl_usage_error(
-                    path, "%s: %s",
-                    c == 'b' ? "--storage.block-range"
-                             : "--storage.retention.time",
-                    derr.msg[0] ? derr.msg : "must be positive");
-            if (c == 'b')
-                topts.block_range = ms;
-            else
-                topts.retention_time = ms;
-            break;
-        }
+        case 'r':
         case 'z': {
-            size_t bytes;
-            if (!kilnctl_parse_size(optarg, &bytes))
-                return kilnctl_usage_error(
-                    path, "--storage.retention.size: not a byte count");
-            topts.retention_size = bytes;
+            struct kb_err ferr = {0};
+            const char *name = c == 'b'   ? "storage.block-range"
+                               : c == 'r' ? "storage.retention.time"
+                                          : "storage.retention.size";
+            if (tsdb_options_flag(&topts, name, optarg, &ferr) != KB_OK)
+                return kilnctl_usage_error(path, "%s", ferr.msg);
             break;
         }
         case 'h':

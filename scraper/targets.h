@@ -24,12 +24,12 @@ const char *scrape_health_name(enum scrape_health h);
 
 /* One profile type of an active target (cpu, memory, ...). */
 struct scrape_target_profile {
-    char *name;       /* "cpu", "memory", ..., or a custom name */
-    char *url;        /* the URL scraped, with ?seconds= when it applies */
+    char *name; /* "cpu", "memory", ..., or a custom name */
+    char *url;  /* the URL scraped, with ?seconds= when it applies */
     enum scrape_health health;
-    char *last_error; /* "" when the last scrape worked */
-    int64_t last_scrape_ms;      /* wall-clock start; 0 when never */
-    double last_duration_s;      /* of the last scrape; 0 when never */
+    char *last_error;       /* "" when the last scrape worked */
+    int64_t last_scrape_ms; /* wall-clock start; 0 when never */
+    double last_duration_s; /* of the last scrape; 0 when never */
 };
 
 /* A target. Active targets have everything; dropped targets (relabeling

@@ -935,6 +935,22 @@ void tsdb_head_range(struct tsdb *db, int64_t *mint, int64_t *maxt,
     pthread_rwlock_unlock(&db->lock);
 }
 
+void tsdb_runtime_stats(struct tsdb *db, struct tsdb_runtime_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_rwlock_rdlock(&db->lock);
+    out->head_series = db->head->n_series;
+    out->head_profiles = db->head->n_profiles;
+    out->head_float_samples = db->head->n_floats;
+    out->blocks = db->n_blocks;
+    pthread_rwlock_unlock(&db->lock);
+    if (db->wal) {
+        uint64_t ns;
+        tsdb_wal_fsync_stats(db->wal, &out->wal_fsyncs, &ns);
+        out->wal_fsync_seconds = (double)ns / 1e9;
+    }
+}
+
 /* Count a series once however many blocks (and the head) hold it. */
 static void count_series(struct hmap *seen, const struct labels *ls,
                          enum tsdb_series_kind kind, struct tsdb_stats *st)

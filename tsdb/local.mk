@@ -7,6 +7,7 @@ tsdb_libkilntsdb_a_SOURCES = \
 	tsdb/db.c tsdb/db.h \
 	tsdb/enc.c tsdb/enc.h \
 	tsdb/head.c tsdb/head.h \
+	tsdb/options.c \
 	tsdb/querier.c \
 	tsdb/selector.c \
 	tsdb/stacks.c tsdb/stacks.h \

@@ -65,6 +65,17 @@ struct tsdb_options {
 
 void tsdb_options_default(struct tsdb_options *o);
 
+/* Whether `name` (without the leading "--") is one of the storage flags
+ * tsdb_options_flag understands (options.c). */
+bool tsdb_options_is_flag(const char *name);
+
+/* Apply the command-line flag --`name`=`value` to `o`:
+ * storage.block-range and storage.retention.time take durations ("2h",
+ * "15d"), storage.retention.size a size ("512MB"). KB_ERR_INVALID naming
+ * the flag and the problem. */
+enum kb_status tsdb_options_flag(struct tsdb_options *o, const char *name,
+                                 const char *value, struct kb_err *err);
+
 /* Open (creating if needed) the database in `dir`, replaying its WAL. A torn
  * or corrupt WAL tail is cut with a log line; open still succeeds. */
 enum kb_status tsdb_open(const char *dir, const struct tsdb_options *opts,
@@ -231,6 +242,16 @@ struct tsdb_stats {
 };
 
 void tsdb_stats(struct tsdb *db, struct tsdb_stats *st);
+
+/* What the server's /metrics shows; cheap (no walk over series). */
+struct tsdb_runtime_stats {
+    uint64_t head_series, head_profiles, head_float_samples;
+    uint64_t blocks;          /* on disk, downsampled copies included */
+    uint64_t wal_fsyncs;      /* WAL fdatasyncs since open */
+    double wal_fsync_seconds; /* their total duration */
+};
+
+void tsdb_runtime_stats(struct tsdb *db, struct tsdb_runtime_stats *out);
 
 /* ---- Series names (typeid.c) -------------------------------------------- */
 

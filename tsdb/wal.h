@@ -48,6 +48,10 @@ enum kb_status tsdb_wal_append(struct tsdb_wal *w, uint8_t type,
  * failed may or may not replay. */
 enum kb_status tsdb_wal_sync(struct tsdb_wal *w, struct kb_err *err);
 
+/* Record fdatasyncs done by tsdb_wal_sync so far, and their total time
+ * in nanoseconds (safe to call from any thread). */
+void tsdb_wal_fsync_stats(const struct tsdb_wal *w, uint64_t *n, uint64_t *ns);
+
 /* Sync and close; NULL is allowed. Frees everything even when it fails (it
  * returns a sticky error from an earlier call, too). */
 enum kb_status tsdb_wal_close(struct tsdb_wal *w, struct kb_err *err);

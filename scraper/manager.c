@@ -1,0 +1,480 @@
+/* scraper/manager.c: the scrape manager: one thread, one event loop, every
+ * scrape of every target.
+ *
+ * The loop thread owns a libcurl multi handle and waits in curl_multi_poll
+ * on three things at once: the transfers in flight, the descriptors of the
+ * discovery providers (file_sd's inotify, Kubernetes' notification), and a
+ * wakeup (curl_multi_wakeup) used by reloads and stop. Each turn of the
+ * loop:
+ *
+ *   1. switches to a pending configuration, if any (targets that exist in
+ *      both keep their state: job_sync adopts them by key);
+ *   2. polls the providers and recomputes the targets of jobs whose groups
+ *      changed;
+ *   3. starts every unit that is due (target.c explains the phases; a unit
+ *      never runs twice at once, a tick that finds it still running is
+ *      skipped and counted);
+ *   4. lets libcurl move the transfers and handles the finished ones:
+ *      health, then store.c (decode, delta, append) into the open batch;
+ *   5. commits the batch when it has been open for
+ *      SCRAPE_COMMIT_INTERVAL_MS (one WAL fsync for every scrape of that
+ *      span, instead of one each).
+ *
+ * Locking: one mutex guards everything; the loop thread holds it except
+ * while it waits in curl_multi_poll, so snapshots (the targets API) and
+ * reloads see consistent state and never wait longer than one turn.
+ * Reloads build the new jobs outside the lock (scrape_manager_apply) and
+ * leave them as `pending`; the loop switches at its next turn. */
+#include "scraper/scrape.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/labels.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "base/timefmt.h"
+#include "scraper/config.h"
+#include "scraper/scrape_int.h"
+
+/* Longest the loop sleeps with nothing to do (ms). */
+#define LOOP_MAX_WAIT_MS 1000
+/* Provider descriptors the loop waits on. */
+#define LOOP_MAX_FDS 256
+
+struct scrape_manager {
+    struct scrape_options o;
+    char *user_agent;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    CURLM *multi;
+
+    struct scrape_config *cfg; /* running */
+    struct scrape_job **jobs;
+    size_t n_jobs;
+
+    struct scrape_config *pending_cfg; /* applied, not yet switched to */
+    struct scrape_job **pending_jobs;
+    size_t n_pending_jobs;
+    bool has_pending;
+
+    bool stopping;
+    struct store_ctx store;
+
+    /* Metrics that need no labels from the loop. */
+    struct metrics_counter *bytes_total, *folded_total;
+    struct metrics_histogram *lateness;
+    struct metrics_gauge *targets_active, *targets_dropped;
+};
+
+static const double duration_buckets[] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60};
+static const double lateness_buckets[] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+CURLM *manager_multi(struct scrape_manager *m)
+{
+    return m ? m->multi : NULL;
+}
+
+static void count_scrape(struct scrape_manager *m, const char *profile,
+                         const char *result)
+{
+    metrics_counter_add(
+        metrics_counter(m->o.metrics, "kiln_scrapes_total",
+                        "Scrapes by profile type and result (success, "
+                        "error, not_found, skipped).",
+                        "profile", profile, "result", result, NULL),
+        1);
+}
+
+/* ---- Jobs and configurations ----------------------------------------------
+ */
+
+static void free_jobs(struct scrape_job **jobs, size_t n, CURLM *multi)
+{
+    for (size_t i = 0; i < n; i++)
+        job_free(jobs[i], multi);
+    free(jobs);
+}
+
+static struct scrape_job *find_job(struct scrape_job **jobs, size_t n,
+                                   const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i] && strcmp(jobs[i]->cfg->job_name, name) == 0)
+            return jobs[i];
+    return NULL;
+}
+
+static void update_target_gauges(struct scrape_manager *m)
+{
+    size_t active = 0, dropped = 0;
+    for (size_t i = 0; i < m->n_jobs; i++) {
+        active += m->jobs[i]->n_targets;
+        dropped += m->jobs[i]->n_dropped;
+    }
+    metrics_gauge_set(m->targets_active, (double)active);
+    metrics_gauge_set(m->targets_dropped, (double)dropped);
+}
+
+/* Step 1: the pending configuration becomes the running one. */
+static void switch_config(struct scrape_manager *m)
+{
+    struct scrape_job **old = m->jobs;
+    size_t n_old = m->n_jobs;
+    struct scrape_config *old_cfg = m->cfg;
+    m->jobs = m->pending_jobs;
+    m->n_jobs = m->n_pending_jobs;
+    m->cfg = m->pending_cfg;
+    m->pending_jobs = NULL;
+    m->n_pending_jobs = 0;
+    m->pending_cfg = NULL;
+    m->has_pending = false;
+    for (size_t i = 0; i < m->n_jobs; i++)
+        job_sync(m->jobs[i], m,
+                 find_job(old, n_old, m->jobs[i]->cfg->job_name));
+    free_jobs(old, n_old, m->multi);
+    scrape_config_free(old_cfg);
+    update_target_gauges(m);
+    log_msgf(LOG_LEVEL_INFO, "scrape", "Configuration applied: %zu jobs",
+             m->n_jobs);
+}
+
+/* ---- Scheduling --------------------------------------------------------- */
+
+/* The first tick of the unit's target at or after `now`. */
+static int64_t next_tick(const struct scrape_unit *u, int64_t now_ms)
+{
+    const struct scrape_target *t = u->target;
+    int64_t k = (now_ms - t->offset_ms) / t->interval_ms;
+    int64_t tick = k * t->interval_ms + t->offset_ms;
+    return tick < now_ms ? tick + t->interval_ms : tick;
+}
+
+static void start_unit(struct scrape_manager *m, struct scrape_unit *u,
+                       int64_t now_ms)
+{
+    u->scheduled_ms = u->next_ms;
+    u->started_ms = now_ms;
+    metrics_histogram_observe(m->lateness,
+                              (double)(now_ms - u->scheduled_ms) / 1000.0);
+    /* A `seconds` unit chains: its next start is set when this one ends. */
+    u->next_ms = u->seconds ? INT64_MAX : next_tick(u, now_ms + 1);
+    if (!fetch_start(u, m->multi, m->o.body_limit, m->user_agent)) {
+        count_scrape(m, u->name, "error");
+        if (u->seconds)
+            u->next_ms = next_tick(u, now_ms + 1);
+    }
+}
+
+/* Step 3: start what is due; the earliest future start goes to *next. */
+static void start_due(struct scrape_manager *m, int64_t now_ms,
+                      int64_t *next_ms)
+{
+    for (size_t i = 0; i < m->n_jobs; i++) {
+        struct scrape_job *j = m->jobs[i];
+        for (size_t t = 0; t < j->n_targets; t++) {
+            struct scrape_target *tg = j->targets[t];
+            for (size_t k = 0; k < tg->n_units; k++) {
+                struct scrape_unit *u = tg->units[k];
+                if (u->easy)
+                    continue;
+                if (u->next_ms <= now_ms)
+                    start_unit(m, u, now_ms);
+                if (!u->easy && u->next_ms < *next_ms)
+                    *next_ms = u->next_ms;
+            }
+        }
+    }
+}
+
+/* Count the ticks a non-`seconds` unit missed while its request ran past
+ * them, and move its next start to the first tick from now. */
+static void skip_missed(struct scrape_manager *m, struct scrape_unit *u,
+                        int64_t now_ms)
+{
+    if (u->seconds || u->next_ms >= now_ms)
+        return;
+    int64_t first = next_tick(u, now_ms);
+    int64_t missed = (first - u->next_ms) / u->target->interval_ms;
+    for (int64_t i = 0; i < missed; i++)
+        count_scrape(m, u->name, "skipped");
+    u->next_ms = first;
+}
+
+/* Step 4: a transfer ended. */
+static void finish_unit(struct scrape_manager *m, struct scrape_unit *u,
+                        CURLcode code)
+{
+    int64_t now_ms = kb_now_ms();
+    char msg[KB_ERR_MSG_MAX + 64];
+    bool not_found = false;
+    bool ok = fetch_finish(u, m->multi, code, msg, sizeof(msg), &not_found);
+    metrics_counter_add(m->bytes_total, (double)u->body.len);
+    if (ok) {
+        struct kb_err err;
+        if (store_profile(&m->store, u, now_ms, &err) != KB_OK) {
+            ok = false;
+            snprintf(msg, sizeof(msg), "%s", err.msg);
+        }
+    }
+    bool was_down = u->health == SCRAPE_HEALTH_DOWN;
+    unit_set_result(u, now_ms, ok, not_found, msg);
+    store_health(&m->store, u, ok, u->last_duration_s, now_ms);
+    buf_free(&u->body); /* idle units hold no body memory */
+    buf_init(&u->body, BUF_NO_LIMIT);
+
+    count_scrape(m, u->name,
+                 ok          ? "success"
+                 : not_found ? "not_found"
+                             : "error");
+    metrics_histogram_observe(
+        metrics_histogram(m->o.metrics, "kiln_scrape_duration_seconds",
+                          "Duration of scrapes (for profile types that take "
+                          "a window, the window included).",
+                          duration_buckets, N_OF(duration_buckets), "profile",
+                          u->name, NULL),
+        u->last_duration_s);
+    if (!ok && !was_down)
+        log_warn("scrape", "Scrape failed", "url", u->url, "err", msg, NULL);
+    else if (ok && was_down)
+        log_info("scrape", "Scrape recovered", "url", u->url, NULL);
+
+    if (u->seconds) /* the next window starts where this one ended */
+        u->next_ms = ok ? (now_ms > u->started_ms + u->target->interval_ms
+                               ? now_ms
+                               : u->started_ms + u->target->interval_ms)
+                        : next_tick(u, now_ms);
+    else
+        skip_missed(m, u, now_ms);
+}
+
+static void drain_done(struct scrape_manager *m)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct scrape_unit *u = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&u);
+        finish_unit(m, u, msg->data.result);
+    }
+}
+
+/* ---- The loop ------------------------------------------------------------ */
+
+/* One turn; returns how long to wait for the next one (ms). */
+static int loop_turn(struct scrape_manager *m, struct curl_waitfd *fds,
+                     unsigned *n_fds)
+{
+    if (m->has_pending)
+        switch_config(m);
+    bool synced = false;
+    for (size_t i = 0; i < m->n_jobs; i++) {
+        job_poll(m->jobs[i]);
+        if (m->jobs[i]->dirty) {
+            job_sync(m->jobs[i], m, NULL);
+            synced = true;
+        }
+    }
+    if (synced)
+        update_target_gauges(m);
+
+    int64_t now_ms = kb_now_ms(), next_ms = now_ms + LOOP_MAX_WAIT_MS;
+    start_due(m, now_ms, &next_ms);
+    int running = 0;
+    curl_multi_perform(m->multi, &running);
+    drain_done(m);
+    metrics_counter_add(m->folded_total, (double)m->store.folded_sets);
+    m->store.folded_sets = 0;
+
+    now_ms = kb_now_ms();
+    if (m->store.app) {
+        int64_t due = m->store.app_opened_ms + SCRAPE_COMMIT_INTERVAL_MS;
+        if (due <= now_ms)
+            store_commit(&m->store);
+        else if (due < next_ms)
+            next_ms = due;
+    }
+    int timeout = next_ms <= now_ms ? 0 : (int)(next_ms - now_ms);
+    *n_fds = 0;
+    for (size_t i = 0; i < m->n_jobs; i++)
+        job_wait_fds(m->jobs[i], fds, n_fds, LOOP_MAX_FDS, &timeout);
+    return timeout;
+}
+
+static void *loop_main(void *arg)
+{
+    struct scrape_manager *m = arg;
+    struct curl_waitfd fds[LOOP_MAX_FDS];
+    pthread_mutex_lock(&m->lock);
+    while (!m->stopping) {
+        unsigned n_fds = 0;
+        int timeout = loop_turn(m, fds, &n_fds);
+        pthread_mutex_unlock(&m->lock);
+        curl_multi_poll(m->multi, fds, n_fds, timeout, NULL);
+        pthread_mutex_lock(&m->lock);
+    }
+    /* Cancel what runs, keep what was appended. */
+    free_jobs(m->jobs, m->n_jobs, m->multi);
+    m->jobs = NULL;
+    m->n_jobs = 0;
+    store_commit(&m->store);
+    pthread_mutex_unlock(&m->lock);
+    return NULL;
+}
+
+/* ---- Public API ---------------------------------------------------------- */
+
+enum kb_status scrape_manager_start(const struct scrape_options *o,
+                                    struct scrape_manager **out,
+                                    struct kb_err *err)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return kb_errf(err, KB_ERR_IO, "libcurl: global init failed");
+    struct scrape_manager *m = kb_calloc(1, sizeof(*m));
+    m->o = *o;
+    if (!m->o.body_limit)
+        m->o.body_limit = SCRAPE_BODY_LIMIT_DEFAULT;
+    if (!m->o.max_label_sets)
+        m->o.max_label_sets = SCRAPE_LABEL_SETS_DEFAULT;
+    m->user_agent = kb_strdup(o->user_agent ? o->user_agent : "Kiln");
+    m->o.user_agent = m->user_agent;
+    m->store.db = o->db;
+    m->store.max_label_sets = m->o.max_label_sets;
+    m->multi = curl_multi_init();
+    if (!m->multi) {
+        free(m->user_agent);
+        free(m);
+        curl_global_cleanup();
+        return kb_errf(err, KB_ERR_IO, "libcurl: cannot create a multi handle");
+    }
+    /* Connections are reused per host; at most 4 per target host at once
+     * (one per profile type in flight is plenty). */
+    curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+    struct metrics_registry *r = o->metrics;
+    m->bytes_total = metrics_counter(r, "kiln_scrape_body_bytes_total",
+                                     "Bytes of scraped response bodies.", NULL);
+    m->folded_total = metrics_counter(
+        r, "kiln_scrape_sample_label_sets_folded_total",
+        "Sample label sets past the per-target limit, stored without their "
+        "labels.",
+        NULL);
+    m->lateness = metrics_histogram(
+        r, "kiln_scrape_lateness_seconds",
+        "How late scrapes start after the time their schedule gives.",
+        lateness_buckets, N_OF(lateness_buckets), NULL);
+    m->targets_active =
+        metrics_gauge(r, "kiln_scrape_targets", "Active scrape targets.", NULL);
+    m->targets_dropped =
+        metrics_gauge(r, "kiln_scrape_targets_dropped",
+                      "Discovered targets that relabeling dropped.", NULL);
+    pthread_mutex_init(&m->lock, NULL);
+    int rc = pthread_create(&m->thread, NULL, loop_main, m);
+    if (rc != 0) {
+        curl_multi_cleanup(m->multi);
+        pthread_mutex_destroy(&m->lock);
+        free(m->user_agent);
+        free(m);
+        curl_global_cleanup();
+        return kb_errf(err, KB_ERR_IO, "scrape loop thread: %s", strerror(rc));
+    }
+    *out = m;
+    return KB_OK;
+}
+
+enum kb_status scrape_manager_apply(struct scrape_manager *m,
+                                    struct scrape_config *cfg,
+                                    const char *config_dir, struct kb_err *err)
+{
+    struct scrape_job **jobs = kb_calloc(cfg->n_jobs + 1, sizeof(*jobs));
+    for (size_t i = 0; i < cfg->n_jobs; i++) {
+        enum kb_status st = job_new(&cfg->jobs[i], config_dir, &jobs[i], err);
+        if (st != KB_OK) {
+            free_jobs(jobs, i, NULL);
+            return st;
+        }
+    }
+    pthread_mutex_lock(&m->lock);
+    if (m->has_pending) { /* never switched to: replaced */
+        free_jobs(m->pending_jobs, m->n_pending_jobs, NULL);
+        scrape_config_free(m->pending_cfg);
+    }
+    m->pending_cfg = cfg;
+    m->pending_jobs = jobs;
+    m->n_pending_jobs = cfg->n_jobs;
+    m->has_pending = true;
+    pthread_mutex_unlock(&m->lock);
+    curl_multi_wakeup(m->multi);
+    return KB_OK;
+}
+
+static int compare_info(const void *a, const void *b)
+{
+    const struct scrape_target_info *x = a, *y = b;
+    int c = strcmp(x->scrape_pool, y->scrape_pool);
+    if (c)
+        return c;
+    return labels_compare(x->labels ? x->labels : x->discovered,
+                          y->labels ? y->labels : y->discovered);
+}
+
+enum kb_status scrape_manager_targets(struct scrape_manager *m,
+                                      struct scrape_target_list *out,
+                                      struct kb_err *err)
+{
+    (void)err;
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&m->lock);
+    size_t na = 0, nd = 0;
+    for (size_t i = 0; i < m->n_jobs; i++) {
+        na += m->jobs[i]->n_targets;
+        nd += m->jobs[i]->n_dropped;
+    }
+    out->active = kb_calloc(na + 1, sizeof(*out->active));
+    out->dropped = kb_calloc(nd + 1, sizeof(*out->dropped));
+    for (size_t i = 0; i < m->n_jobs; i++) {
+        const struct scrape_job *j = m->jobs[i];
+        for (size_t k = 0; k < j->n_targets; k++)
+            target_snapshot(j->targets[k], &out->active[out->n_active++]);
+        for (size_t k = 0; k < j->n_dropped; k++) {
+            struct scrape_target_info *d = &out->dropped[out->n_dropped++];
+            d->scrape_pool = kb_strdup(j->cfg->job_name);
+            d->discovered = labels_dup(j->dropped[k].discovered);
+            d->last_error = kb_strdup(j->dropped[k].reason);
+            d->interval_ms = j->cfg->scrape_interval_ms;
+            d->timeout_ms = j->cfg->scrape_timeout_ms;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    qsort(out->active, out->n_active, sizeof(*out->active), compare_info);
+    qsort(out->dropped, out->n_dropped, sizeof(*out->dropped), compare_info);
+    return KB_OK;
+}
+
+void scrape_manager_stop(struct scrape_manager *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->stopping = true;
+    pthread_mutex_unlock(&m->lock);
+    curl_multi_wakeup(m->multi);
+    pthread_join(m->thread, NULL);
+    if (m->has_pending) {
+        free_jobs(m->pending_jobs, m->n_pending_jobs, NULL);
+        scrape_config_free(m->pending_cfg);
+    }
+    scrape_config_free(m->cfg);
+    curl_multi_cleanup(m->multi);
+    pthread_mutex_destroy(&m->lock);
+    free(m->user_agent);
+    free(m);
+    curl_global_cleanup();
+}
