@@ -3,7 +3,8 @@
 # Both are pure functions of profiles: no I/O, no libcurl.
 noinst_LIBRARIES += scraper/libkilndelta.a
 scraper_libkilndelta_a_SOURCES = \
-	scraper/delta.c scraper/delta.h
+	scraper/delta.c scraper/delta.h \
+	scraper/samplelabels.c scraper/samplelabels.h
 scraper_libkilndelta_a_CFLAGS = $(KILN_CFLAGS)
 
 # Link line for everything that converts or splits scraped profiles.
@@ -12,6 +13,10 @@ KILN_DELTA_LIBS = scraper/libkilndelta.a $(KILN_PPROF_LIBS)
 check_PROGRAMS += tests/unit/test_scrape_delta
 tests_unit_test_scrape_delta_LDADD = $(KILN_DELTA_LIBS)
 TESTS += tests/unit/test_scrape_delta
+
+check_PROGRAMS += tests/unit/test_scrape_samplelabels
+tests_unit_test_scrape_samplelabels_LDADD = $(KILN_DELTA_LIBS)
+TESTS += tests/unit/test_scrape_samplelabels
 
 # Against Go: deltas of a live Go program's /allocs, /mutex and /block
 # compared with `go tool pprof -base`. test_scrape_delta doubles as the
