@@ -1,1 +1,20 @@
 # web/local.mk: the HTTP server, API endpoints, metrics exposition.
+noinst_LIBRARIES += web/libkilnweb.a
+web_libkilnweb_a_SOURCES = \
+	web/web.h web/handler.h web/internal.h \
+	web/server.c web/listen.c web/request.c web/reply.c web/routes.c \
+	web/lifecycle.c web/metrics_handler.c web/api_status.c \
+	web/api_targets.c
+web_libkilnweb_a_CFLAGS = $(KILN_CFLAGS) $(MHD_CFLAGS)
+
+# Link line for everything that uses web/ (cmd/kiln).
+KILN_WEB_LIBS = web/libkilnweb.a scraper/libkilnscrape.a $(KILN_BASE_LIBS) \
+	$(MHD_LIBS)
+
+# The server's tests talk to it with libcurl, parse with jansson, and run
+# promtool (Debian's prometheus package) on /metrics.
+check_PROGRAMS += tests/unit/test_web
+tests_unit_test_web_CFLAGS = $(KILN_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) \
+	$(JANSSON_CFLAGS)
+tests_unit_test_web_LDADD = $(KILN_WEB_LIBS) $(CURL_LIBS) $(JANSSON_LIBS)
+TESTS += tests/unit/test_web
