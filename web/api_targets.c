@@ -53,17 +53,16 @@ static void put_str(struct jsonw *w, const char *key, const char *value)
     jsonw_string(w, value != NULL ? value : "");
 }
 
-/* lastError, lastScrape, lastScrapeDuration and health, shared by
- * targets and their profiles. */
-static void put_state(struct jsonw *w, const char *last_error, int64_t last_ms,
-                      double duration_s, enum scrape_health health)
+/* lastError, lastScrape and lastScrapeDuration, shared by targets and
+ * their profiles. */
+static void put_last(struct jsonw *w, const char *last_error, int64_t last_ms,
+                     double duration_s)
 {
     char t[KB_TIME_STR_MAX];
     put_str(w, "lastError", last_error);
     put_str(w, "lastScrape", last_ms != 0 ? kb_time_format(last_ms, t) : NEVER);
     jsonw_key(w, "lastScrapeDuration");
     jsonw_double(w, duration_s);
-    put_str(w, "health", scrape_health_name(health));
 }
 
 static void put_active(struct jsonw *w, const struct scrape_target_info *t)
@@ -77,8 +76,8 @@ static void put_active(struct jsonw *w, const struct scrape_target_info *t)
     put_str(w, "scrapePool", t->scrape_pool);
     put_str(w, "scrapeUrl", t->scrape_url);
     put_str(w, "globalUrl", t->scrape_url);
-    put_state(w, t->last_error, t->last_scrape_ms, t->last_duration_s,
-              t->health);
+    put_last(w, t->last_error, t->last_scrape_ms, t->last_duration_s);
+    put_str(w, "health", scrape_health_name(t->health));
     put_str(w, "scrapeInterval", kb_duration_format(t->interval_ms, d));
     put_str(w, "scrapeTimeout", kb_duration_format(t->timeout_ms, d));
     jsonw_key(w, "profiles");
@@ -88,8 +87,8 @@ static void put_active(struct jsonw *w, const struct scrape_target_info *t)
         jsonw_object_begin(w);
         put_str(w, "name", p->name);
         put_str(w, "scrapeUrl", p->url);
-        put_state(w, p->last_error, p->last_scrape_ms, p->last_duration_s,
-                  p->health);
+        put_str(w, "health", scrape_health_name(p->health));
+        put_last(w, p->last_error, p->last_scrape_ms, p->last_duration_s);
         jsonw_object_end(w);
     }
     jsonw_array_end(w);

@@ -18,3 +18,4 @@ tests_unit_test_web_CFLAGS = $(KILN_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) \
 	$(JANSSON_CFLAGS)
 tests_unit_test_web_LDADD = $(KILN_WEB_LIBS) $(CURL_LIBS) $(JANSSON_LIBS)
 TESTS += tests/unit/test_web
+EXTRA_DIST += docs/api.md docs/metrics.md

@@ -444,6 +444,18 @@ static void test_targets(void)
     CHECK_INT(r.code, 200);
     CHECK_STR(r.ctype, "application/json");
     json_t *j = parse(&r);
+    /* Field order, as docs/api.md shows it. */
+    CHECK(strstr(r.body, "{\"name\":\"cpu\",\"scrapeUrl\":\"http://"
+                         "127.0.0.1:6060/debug/pprof/profile?seconds=10\","
+                         "\"health\":\"up\",\"lastError\":\"\","
+                         "\"lastScrape\":\"2026-11-21T06:59:50.123Z\","
+                         "\"lastScrapeDuration\":10.004}") != NULL);
+    CHECK(strstr(r.body, "\"lastScrapeDuration\":0.012,\"health\":"
+                         "\"down\",\"scrapeInterval\":\"10s\","
+                         "\"scrapeTimeout\":\"15s\",\"profiles\":[") != NULL);
+    CHECK(strstr(r.body,
+                 "{\"discoveredLabels\":{\"__address__\":\"10.0.0.1:"
+                 "6060\",\"job\":\"api\"},\"scrapePool\":\"api\"}") != NULL);
     resp_free(&r);
     if (j == NULL) {
         CHECK(0);
