@@ -1,0 +1,3 @@
+module kiln.test/fakek8s
+
+go 1.19
