@@ -24,7 +24,9 @@
  * kiln_http_requests_total{handler,code} and its time since the headers
  * observed in kiln_http_request_duration_seconds{handler}, where handler
  * is the route's path ("other" for unrouted paths, so that arbitrary URLs
- * do not make series), and the handler's after-reply action runs.
+ * do not make series), and the handler's after-reply action runs. The
+ * metric instances are cached per route and code (struct route_metrics),
+ * so counting takes no lock once a code has been seen.
  *
  * Routes: a table (routes.c for Kiln's; tests bring their own). Exact
  * paths beat prefixes and longer prefixes shorter ones; GET routes answer
@@ -40,6 +42,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,12 +60,25 @@
 /* The handler label of requests that no route's path matches. */
 #define UNROUTED "other"
 
+/* The status codes a reply may carry. */
+#define CODE_MIN 100
+#define CODE_MAX 599
+
+/* A route's request metrics: its duration histogram, made at start, and
+ * its counters by status code, made on first use and then found without
+ * the registry's lock (two threads making the same one get the same). */
+struct route_metrics {
+    struct metrics_histogram *duration;
+    _Atomic(struct metrics_counter *) requests[CODE_MAX - CODE_MIN + 1];
+};
+
 struct web_server {
     struct MHD_Daemon *daemon;
     struct web_options opts;
     char *version;
     const struct web_route *routes;
     size_t n_routes;
+    struct route_metrics *rm; /* n_routes + 1, the last for UNROUTED */
     uint16_t port;
 };
 
@@ -185,6 +201,9 @@ static void dispatch(const struct web_server *s, struct web_request *rq)
 /* Hand the request's reply to libmicrohttpd. */
 static enum MHD_Result queue(struct web_request *rq)
 {
+    if (rq->code < CODE_MIN || rq->code > CODE_MAX)
+        web_reply_error(rq, WEB_ERR_INTERNAL,
+                        "a handler replied with status %u", rq->code);
     struct MHD_Response *resp;
     if (rq->reply.len == 0) {
         resp = MHD_create_response_from_buffer(0, (void *)"",
@@ -262,21 +281,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     *con_cls = NULL;
     if (rq->queued) {
+        size_t ri =
+            rq->route != NULL ? (size_t)(rq->route - s->routes) : s->n_routes;
+        struct route_metrics *rm = &s->rm[ri];
+        _Atomic(struct metrics_counter *) *slot =
+            &rm->requests[rq->code - CODE_MIN];
+        struct metrics_counter *c = atomic_load(slot);
+        if (c == NULL) {
+            char code[16];
+            snprintf(code, sizeof(code), "%u", rq->code);
+            c = metrics_counter(s->opts.metrics, requests_name, requests_help,
+                                "handler", handler_label(rq), "code", code,
+                                NULL);
+            atomic_store(slot, c);
+        }
+        metrics_counter_add(c, 1);
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-        char code[16];
-        snprintf(code, sizeof(code), "%u", rq->code);
-        struct metrics_registry *m = s->opts.metrics;
-        metrics_counter_add(metrics_counter(m, requests_name, requests_help,
-                                            "handler", handler_label(rq),
-                                            "code", code, NULL),
-                            1);
-        metrics_histogram_observe(
-            metrics_histogram(
-                m, duration_name, duration_help, metrics_duration_bounds,
-                metrics_n_duration_bounds, "handler", handler_label(rq), NULL),
-            now - rq->start_s);
+        metrics_histogram_observe(rm->duration, (double)ts.tv_sec +
+                                                    (double)ts.tv_nsec / 1e9 -
+                                                    rq->start_s);
     }
     if (rq->after != NULL)
         rq->after(rq->after_arg);
@@ -321,12 +345,16 @@ enum kb_status web_server_start_routes(const struct web_options *o,
                             ? ((struct sockaddr_in6 *)&ss)->sin6_port
                             : ((struct sockaddr_in *)&ss)->sin_port);
     /* Every route's series exist from the start, at zero. */
-    for (size_t i = 0; i < n_routes; i++) {
-        metrics_counter(o->metrics, requests_name, requests_help, "handler",
-                        routes[i].path, "code", "200", NULL);
-        metrics_histogram(o->metrics, duration_name, duration_help,
-                          metrics_duration_bounds, metrics_n_duration_bounds,
-                          "handler", routes[i].path, NULL);
+    s->rm = kb_calloc(n_routes + 1, sizeof(*s->rm));
+    for (size_t i = 0; i <= n_routes; i++) {
+        const char *label = i < n_routes ? routes[i].path : UNROUTED;
+        s->rm[i].duration = metrics_histogram(
+            o->metrics, duration_name, duration_help, metrics_duration_bounds,
+            metrics_n_duration_bounds, "handler", label, NULL);
+        if (i < n_routes)
+            s->rm[i].requests[200 - CODE_MIN] =
+                metrics_counter(o->metrics, requests_name, requests_help,
+                                "handler", label, "code", "200", NULL);
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
@@ -344,6 +372,7 @@ enum kb_status web_server_start_routes(const struct web_options *o,
         MHD_OPTION_END);
     if (s->daemon == NULL) {
         close(fd);
+        free(s->rm);
         free(s->version);
         free(s);
         return kb_errf(err, KB_ERR_IO,
@@ -371,6 +400,7 @@ void web_server_stop(struct web_server *s)
     if (s == NULL)
         return;
     MHD_stop_daemon(s->daemon);
+    free(s->rm);
     free(s->version);
     free(s);
 }

@@ -885,6 +885,11 @@ static void unfinished_json(struct web_request *rq)
     web_json_end(rq);
 }
 
+static void bad_code(struct web_request *rq)
+{
+    web_reply_text(rq, 42, "not HTTP\n");
+}
+
 static void with_header(struct web_request *rq)
 {
     web_reply_header(rq, "X-Kiln-Test", "yes");
@@ -899,6 +904,7 @@ static const struct web_route test_routes[] = {
     {"/none", WEB_GET, 0, no_reply},
     {"/fail", WEB_GET, 0, fail},
     {"/unfinished", WEB_GET, 0, unfinished_json},
+    {"/badcode", WEB_GET, 0, bad_code},
     {"/header", WEB_PUT, 0, with_header},
     {"/header", WEB_DELETE, 0, exact},
 };
@@ -1069,6 +1075,10 @@ static void test_error_codes(void)
                500,
                "{\"status\":\"error\",\"errorType\":\"internal\",\"error\":"
                "\"the handler of /none made no reply\"}");
+    CHECK_RESP(http_host("GET", "127.0.0.1", test_port, "/badcode", NULL, NULL),
+               500,
+               "{\"status\":\"error\",\"errorType\":\"internal\",\"error\":"
+               "\"a handler replied with status 42\"}");
     struct resp r =
         http_host("GET", "127.0.0.1", test_port, "/unfinished", NULL, NULL);
     CHECK_INT(r.code, 500);
