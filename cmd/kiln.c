@@ -388,10 +388,31 @@ static void compactor_stop(struct kiln *k)
 /* ---- Main ------------------------------------------------------------------
  */
 
+/* Log the address the web server listens on, with the port it got (the
+ * flag may say port 0). */
+static void log_listening(const char *flag, uint16_t port)
+{
+    const char *colon = strrchr(flag, ':');
+    int host_len = colon ? (int)(colon - flag) : 0;
+    char addr[300];
+    snprintf(addr, sizeof(addr), "%.*s:%u", host_len < 256 ? host_len : 256,
+             flag, (unsigned)port);
+    log_info("web", "Listening on", "address", addr, NULL);
+}
+
 /* Start everything after the web server; false (logged) on failure. */
 static bool start(struct kiln *k)
 {
     struct kb_err err;
+    /* A configuration that does not load is fatal at start: check it
+     * before the (possibly long) WAL replay. */
+    struct scrape_config *cfg = NULL;
+    if (scrape_config_load(k->f.config_file, &cfg, &err) != KB_OK) {
+        log_error("main", "Error loading config", "filename",
+                  k->f.config_file, "err", err.msg, NULL);
+        return false;
+    }
+    scrape_config_free(cfg);
     log_info("main", "Opening storage", "path", k->f.storage_path, NULL);
     if (tsdb_open(k->f.storage_path, &k->f.tsdb, &k->db, &err) != KB_OK) {
         log_error("main", "Opening storage failed", "err", err.msg, NULL);
@@ -499,8 +520,10 @@ int main(int argc, char **argv)
     if (web_server_start(&wo, &k.web, &err) != KB_OK)
         log_error("main", "Starting the web server failed", "err", err.msg,
                   NULL);
-    else if (start(&k))
-        ok = true;
+    else {
+        log_listening(k.f.listen_address, web_server_port(k.web));
+        ok = start(&k);
+    }
     if (ok)
         wait_signals(&k, &set);
     if (shutdown_all(&k) != KB_OK)

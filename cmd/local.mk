@@ -17,3 +17,8 @@ pprof_libkilnpprof_a_SOURCES += \
 check_PROGRAMS += tests/unit/test_pprof_top
 tests_unit_test_pprof_top_LDADD = $(KILN_PPROF_LIBS) -lm
 TESTS += tests/unit/test_pprof_top
+
+# kiln: the server (cmd/kiln.c wires web/, scraper/ and tsdb/ together).
+bin_PROGRAMS += kiln
+kiln_SOURCES = cmd/kiln.c
+kiln_LDADD = $(KILN_WEB_LIBS) $(KILN_SCRAPE_LIBS) -lm

@@ -11,6 +11,21 @@ TESTS += \
 	tests/e2e/kilnctl_vs_go.sh \
 	tests/e2e/tsdb_import.sh \
 	tests/e2e/tsdb_crash.sh
+
+# The kiln server's end-to-end tests (they need kiln, kilnctl, the demo
+# service, Go, jq, curl, and Prometheus' promtool and server).
+TESTS += \
+	tests/e2e/server_cli.sh \
+	tests/e2e/server_scrape.sh \
+	tests/e2e/server_reload.sh
+EXTRA_DIST += \
+	tests/e2e/server_lib.sh \
+	tests/e2e/server_cli.sh \
+	tests/e2e/server_scrape.sh \
+	tests/e2e/server_reload.sh \
+	tests/badtarget/main.go \
+	tests/badtarget/go.mod \
+	tests/badtarget/build.sh
 EXTRA_DIST += \
 	tests/e2e/lib.sh \
 	tests/e2e/kilnctl_fixtures.sh \

@@ -754,7 +754,8 @@ static enum kb_status profile_pairs(struct tsdb_appender *a,
         a->pairs[n].value = s->values[i];
         n++;
     }
-    qsort(a->pairs, n, sizeof(*a->pairs), pair_cmp);
+    if (n > 1) /* a profile may have no samples (an idle delta) */
+        qsort(a->pairs, n, sizeof(*a->pairs), pair_cmp);
     size_t w = 0;
     for (size_t k = 0; k < n; k++) {
         if (w > 0 && a->pairs[w - 1].stack == a->pairs[k].stack)

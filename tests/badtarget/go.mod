@@ -1,0 +1,3 @@
+module kiln.test/badtarget
+
+go 1.19
