@@ -22,4 +22,4 @@ TESTS += tests/unit/test_scrape_samplelabels
 # compared with `go tool pprof -base`. test_scrape_delta doubles as the
 # tool the script runs (test_scrape_delta delta PREV CUR OUT).
 TESTS += tests/e2e/scrape_delta.sh
-EXTRA_DIST += tests/e2e/scrape_delta.sh
+EXTRA_DIST += tests/e2e/scrape_delta.sh docs/scraping.md
