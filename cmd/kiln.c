@@ -65,7 +65,7 @@ static const char usage[] =
     "  --storage.retention.time=DURATION  delete older data (default 15d)\n"
     "  --storage.retention.size=SIZE  keep at most this much (default 0: "
     "no limit)\n"
-    "  --web.listen-address=ADDR     HTTP address (default 0.0.0.0:4770)\n"
+    "  --web.listen-address=ADDR     HTTP address (default :4770)\n"
     "  --web.enable-lifecycle        allow POST /-/reload and /-/quit\n"
     "  --scrape.body-size-limit=SIZE  largest response accepted (default "
     "64MB)\n"
@@ -152,7 +152,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
     *f = (struct flags){
         .config_file = "kiln.yml",
         .storage_path = "data/",
-        .listen_address = "0.0.0.0:4770",
+        .listen_address = ":4770",
         .body_limit = SCRAPE_BODY_LIMIT_DEFAULT,
     };
     tsdb_options_default(&f->tsdb);

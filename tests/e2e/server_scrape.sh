@@ -30,7 +30,8 @@ fi
 # A free loopback port: nothing answers on it.
 free_port() {
     fp=$((20000 + ($$ * 7 + $1 * 131) % 30000))
-    while curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$fp/"; do
+    # curl exits 7 when nothing listens; anything else means taken.
+    while curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$fp/"; [ $? -ne 7 ]; do
         fp=$((fp + 1))
     done
     echo "$fp"
