@@ -226,9 +226,12 @@ static void test_go_cpu_with_labels_round_trip(void)
 /* Name rules: sanitized, "__" dropped, unusable values ignored, numeric
  * labels kept on the samples but not series labels, sets in order of first
  * appearance whatever the label order. */
+static char long_value[LABEL_VALUE_MAX + 2];
+
 static void test_rules(void)
 {
     static const char bad_utf8[] = {'x', (char)0xff, 0};
+    memset(long_value, 'v', LABEL_VALUE_MAX + 1);
     static const struct smp s[] = {
         {"f0", 1, {"handler", "/api", NULL}, 0},
         {"f1", 2, {"handler", "/web", NULL}, 0},
@@ -238,7 +241,11 @@ static void test_rules(void)
         {"f5", 32, {"__name__", "x", "__meta_a", "y", NULL}, 0},
         {"f6", 64, {"my.key", "v", "1st", "w", "caf\xc3\xa9", "z", NULL}, 0},
         {"f7", 128, {"a.b", "2", "a_b", "1", NULL}, 0},
-        {"f8", 256, {"ok", bad_utf8, "", "empty key", "..x", "x", NULL}, 0},
+        {"f8",
+         256,
+         {"ok", bad_utf8, "", "empty key", "..x", "x", "long", long_value,
+          NULL},
+         0},
     };
     struct pprof_profile *p = build(s, sizeof(s) / sizeof(s[0]));
     struct labels *target = mklabels("{job=\"api\",instance=\"h:1\"}");
