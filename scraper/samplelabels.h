@@ -47,9 +47,10 @@ struct scrape_label_split {
  * header and sample types.
  *
  * On success *parts (n_parts >= 1 entries) is freed with
- * scrape_label_split_free. Fails only if `target_labels` itself holds
- * LABELS_MAX labels (KB_ERR_LIMIT: no room for __name__); *parts is then
- * NULL. */
+ * scrape_label_split_free. Outside input cannot make it fail (what the
+ * rules refuse is ignored or folded); a failure is the label builder
+ * refusing a name or value the rules let through, a bug in Kiln, and
+ * leaves *parts NULL. */
 enum kb_status scrape_split_by_labels(const struct pprof_profile *p,
                                       const struct labels *target_labels,
                                       size_t max_sets,
