@@ -255,12 +255,13 @@ static void record(struct worker *w, const struct kb_err *e)
         kb_err_clear(&w->err);
     }
     pthread_mutex_unlock(&k->mu);
+    const char *ns = w->ns ? w->ns : "(all)";
     if (log_it)
-        log_warn("discovery", "kubernetes: request failed, retrying", "err",
-                 e->msg, NULL);
+        log_warn("discovery", "kubernetes: request failed, retrying",
+                 "namespace", ns, "err", e->msg, NULL);
     else if (e == NULL && was_failing)
-        log_info("discovery", "kubernetes: requests work again", "pods",
-                 w->what, NULL);
+        log_info("discovery", "kubernetes: requests work again", "namespace",
+                 ns, NULL);
 }
 
 static void log_skipped(const char *source, const struct kb_err *e)

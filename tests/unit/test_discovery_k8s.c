@@ -450,7 +450,7 @@ static void test_list_and_watch(void)
         "\"items\":[{\"metadata\":{\"name\":\"worker-0\",\"namespace\":"
         "\"prod\"},\"status\":{\"podIP\":\"10.244.2.5\"}}]}",
         NULL);
-    WAIT_FOR(k, stat_int(&f, "open") == 1);
+    WAIT_FOR(k, stat_int(&f, "watches") == 3 && stat_int(&f, "open") == 1);
     ctl(&f, "POST", "/send", "{\"type\":\"ADDED\",\"object\":{\"meta", NULL);
     ctl(&f, "POST", "/cut", "", NULL);
     WAIT_FOR(k, n_groups(k) == 1);
@@ -462,7 +462,7 @@ static void test_list_and_watch(void)
     CHECK_INT(disc_k8s_last_error(k)->status, KB_OK);
 
     /* Freeing in the middle of a watch is prompt. */
-    WAIT_FOR(k, stat_int(&f, "open") == 1);
+    WAIT_FOR(k, stat_int(&f, "watches") == 4 && stat_int(&f, "open") == 1);
     int64_t t0 = now_ms();
     disc_k8s_free(k);
     int64_t took = now_ms() - t0;
@@ -473,37 +473,53 @@ out:
     fake_stop(&f);
 }
 
-/* A bad event line is a failure that lists again; the error names it. */
+/* A bad event line and a line cut by the end of the stream are failures
+ * that list again; the log names them. */
 static void test_bad_event(void)
 {
     struct fake f;
+    char *logtext = NULL;
+    size_t loglen = 0;
     if (!fake_start(&f, NULL)) {
         CHECK(0);
         return;
     }
+    FILE *logf = open_memstream(&logtext, &loglen);
+    log_set_output(logf);
+    log_set_level(LOG_LEVEL_INFO);
     char api[128];
     snprintf(api, sizeof(api), "http://%s", f.api);
     struct disc_k8s_config c = {
         .api_server = api, .bearer_token_file = in_dir(&f, "client.token")};
     struct disc_k8s *k = start(&c);
-    if (k == NULL) {
-        CHECK(0);
-        fake_stop(&f);
-        return;
-    }
-    WAIT_FOR(k, stat_int(&f, "open") == 1);
+    if (k == NULL)
+        abort();
+    WAIT_FOR(k, stat_int(&f, "watches") == 1 && stat_int(&f, "open") == 1);
     ctl(&f, "POST", "/send", "{\"type\":\"SYNC\",\"object\":{}}\n", NULL);
-    WAIT_FOR(k, disc_k8s_failures(k) == 1);
+    WAIT_FOR(k, disc_k8s_failures(k) == 1 && stat_int(&f, "lists") == 2);
     CHECK_INT(disc_k8s_failures(k), 1);
-    /* The error is kept until the next request works. */
-    const struct kb_err *e = disc_k8s_last_error(k);
-    if (e->status != KB_OK)
-        CHECK_STR(e->msg, "watch pods: bad event: unknown event type "
-                          "\"SYNC\"");
-    WAIT_FOR(k, stat_int(&f, "lists") == 2);
     CHECK_INT(stat_int(&f, "lists"), 2);
     CHECK(groups_equal_fixture(k));
+    /* A watch that ends cleanly in the middle of a line. */
+    WAIT_FOR(k, stat_int(&f, "watches") == 2 && stat_int(&f, "open") == 1);
+    ctl(&f, "POST", "/send", "{\"type\":\"DELETED\",", NULL);
+    ctl(&f, "POST", "/end", "", NULL);
+    WAIT_FOR(k, disc_k8s_failures(k) == 2 && stat_int(&f, "lists") == 3);
+    CHECK_INT(disc_k8s_failures(k), 2);
+    CHECK_INT(stat_int(&f, "lists"), 3);
+    CHECK(groups_equal_fixture(k));
     disc_k8s_free(k);
+    /* Each failure was logged once, naming it. */
+    fflush(logf);
+    log_set_output(NULL);
+    log_set_level(LOG_LEVEL_ERROR);
+    fclose(logf);
+    printf("# log:\n%s", logtext);
+    CHECK(strstr(logtext, "err=\"watch pods: bad event: unknown event type "
+                          "\\\"SYNC\\\"\"") != NULL);
+    CHECK(strstr(logtext, "err=\"watch pods: stream cut mid-line\"") != NULL);
+    CHECK(strstr(logtext, "msg=\"kubernetes: requests work again\"") != NULL);
+    free(logtext);
     fake_stop(&f);
 }
 
@@ -531,6 +547,16 @@ static void test_wrong_token(void)
     CHECK(disc_k8s_failures(k) >= 1);
     CHECK_INT(n_groups(k), 0);
     CHECK_INT(stat_int(&f, "lists"), 0);
+    disc_k8s_free(k);
+    /* A token file that is missing. */
+    c.bearer_token_file = in_dir(&f, "missing.token");
+    k = start(&c);
+    if (k == NULL)
+        abort();
+    WAIT_FOR(k, disc_k8s_last_error(k)->status != KB_OK);
+    show_error(k);
+    CHECK(error_has(k, "list pods: bearer_token_file"));
+    CHECK(error_has(k, "missing.token"));
     disc_k8s_free(k);
     fake_stop(&f);
 }
