@@ -18,6 +18,8 @@
  *
  * A watch that ends cleanly (its timeout) is renewed from the last
  * resourceVersion without a list; HTTP 410 on a watch re-lists at once.
+ * Either happens at most once a second, so that a server that ends every
+ * watch at once is not hammered.
  * Everything else (a connection or TLS error, an HTTP error, a stream cut
  * mid-line, a line that does not parse, a limit) is a failure: the worker
  * waits, then lists again. The delay starts at 1 s and doubles up to 30 s;
@@ -659,22 +661,21 @@ static void *worker_main(void *arg)
         if (o == STOPPED)
             break;
         record(w, o == FAILED ? &err : NULL);
-        if (o == GONE) {
-            relist = true;
-        } else if (o == FAILED) {
+        relist = o != DONE;
+        if (o == FAILED) {
             if (ran >= HEALTHY_WATCH_MS)
                 backoff = 0;
             backoff = next_backoff(backoff);
-            relist = true;
             if (!sleep_ms(k, backoff))
                 break;
-        } else {
-            /* Ended cleanly: renew from the last resourceVersion, at most
-             * once a second. */
-            backoff = 0;
-            if (ran < 1000 && !sleep_ms(k, 1000 - ran))
-                break;
+            continue;
         }
+        /* Ended cleanly (renew from the last resourceVersion) or Gone
+         * (list again): at most once a second, whatever the server does. */
+        if (o == DONE)
+            backoff = 0;
+        if (ran < 1000 && !sleep_ms(k, 1000 - ran))
+            break;
     }
     return NULL;
 }

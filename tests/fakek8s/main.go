@@ -28,6 +28,7 @@
 //	            hold several lines, or part of one); answers the count
 //	POST /end   end every open watch cleanly
 //	POST /cut   abort every open watch (the client sees a broken stream)
+//	POST /gone  answer the next watch request with HTTP 410 Gone
 //	GET  /stats {"lists":N,"watches":N,"open":N,"requests":["URI",...]}
 package main
 
@@ -74,6 +75,7 @@ type server struct {
 	watches  int
 	requests []string
 	watchers map[*watcher]bool
+	goneNext bool
 }
 
 func writeStatus(w http.ResponseWriter, code int, reason, msg string) {
@@ -143,6 +145,14 @@ func (s *server) api(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Query().Get("watch") == "1" || r.URL.Query().Get("watch") == "true" {
+		s.mu.Lock()
+		gone := s.goneNext
+		s.goneNext = false
+		s.mu.Unlock()
+		if gone {
+			writeStatus(w, 410, "Expired", "too old resource version")
+			return
+		}
 		s.watch(w, r)
 		return
 	}
@@ -222,6 +232,11 @@ func (s *server) control(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, s.broadcast(command{end: true}))
 	case r.Method == "POST" && r.URL.Path == "/cut":
 		fmt.Fprintln(w, s.broadcast(command{cut: true}))
+	case r.Method == "POST" && r.URL.Path == "/gone":
+		s.mu.Lock()
+		s.goneNext = true
+		s.mu.Unlock()
+		fmt.Fprintln(w, "ok")
 	case r.Method == "GET" && r.URL.Path == "/stats":
 		s.mu.Lock()
 		defer s.mu.Unlock()

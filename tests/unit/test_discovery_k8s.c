@@ -523,6 +523,43 @@ static void test_bad_event(void)
     fake_stop(&f);
 }
 
+/* HTTP 410 in answer to a watch: list again, not a failure. */
+static void test_watch_gone(void)
+{
+    struct fake f;
+    if (!fake_start(&f, NULL)) {
+        CHECK(0);
+        return;
+    }
+    char api[128];
+    snprintf(api, sizeof(api), "http://%s", f.api);
+    struct disc_k8s_config c = {
+        .api_server = api, .bearer_token_file = in_dir(&f, "client.token")};
+    struct disc_k8s *k = start(&c);
+    if (k == NULL)
+        abort();
+    WAIT_FOR(k, stat_int(&f, "watches") == 1 && stat_int(&f, "open") == 1);
+    ctl(&f, "POST", "/gone", "", NULL);
+    ctl(&f, "POST", "/end", "", NULL);
+    WAIT_FOR(k, stat_int(&f, "lists") == 2 && stat_int(&f, "open") == 1);
+    CHECK_INT(stat_int(&f, "lists"), 2);
+    /* Three watch requests: the first, the one answered 410, the one
+     * after the new list (the fake counts only the watches it served). */
+    struct buf all;
+    buf_init(&all, BUF_NO_LIMIT);
+    requests(&f, &all);
+    int n = 0;
+    for (const char *p = buf_cstr(&all); (p = strstr(p, "watch=1")); p++)
+        n++;
+    CHECK_INT(n, 3);
+    buf_free(&all);
+    CHECK_INT(stat_int(&f, "watches"), 2);
+    CHECK_INT(disc_k8s_failures(k), 0);
+    CHECK(groups_equal_fixture(k));
+    disc_k8s_free(k);
+    fake_stop(&f);
+}
+
 static void test_wrong_token(void)
 {
     struct fake f;
@@ -787,6 +824,7 @@ int main(int argc, char **argv)
     RUN(test_in_cluster);
     RUN(test_list_and_watch);
     RUN(test_bad_event);
+    RUN(test_watch_gone);
     RUN(test_wrong_token);
     RUN(test_token_rotation);
     RUN(test_namespaces);
