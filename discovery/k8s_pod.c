@@ -199,9 +199,12 @@ static enum kb_status add_map(struct labels_builder *b, const json_t *map,
     const json_t *v;
     json_object_foreach((json_t *)map, key, v)
     {
-        if (!json_is_string(v) && !json_is_null(v))
+        if (!json_is_string(v) && !json_is_null(v)) {
+            char ex[KB_EXCERPT_MAX];
             return kb_errf(err, KB_ERR_INVALID,
-                           "metadata.%ss[%s]: expected a string", kind, key);
+                           "metadata.%ss[%s]: expected a string", kind,
+                           kb_excerpt(ex, sizeof(ex), key, strlen(key)));
+        }
         char name[LABEL_NAME_MAX + 2], present[LABEL_NAME_MAX + 2];
         size_t nl = (size_t)snprintf(name, sizeof(name), POD "%s_", kind);
         size_t pl =
@@ -486,6 +489,11 @@ static enum kb_status pod_group(const json_t *pod, struct disc_group **out,
     if (status != NULL &&
         (st = obj_str(status, "podIP", "status.", &ip, err)) != KB_OK)
         goto fail;
+    if (ip != NULL && strlen(ip) > DISC_ADDRESS_MAX) {
+        st = kb_errf(err, KB_ERR_LIMIT, "status.podIP: longer than %d bytes",
+                     DISC_ADDRESS_MAX);
+        goto fail;
+    }
     g = disc_group_new(source);
     if (ip == NULL || ip[0] == '\0') {
         *out = g;
