@@ -35,15 +35,22 @@
  * the URL names server_name (so that SNI and certificate verification use
  * it) and the connection goes to the configured host.
  *
- * Threads and ownership. Each worker owns its groups (sorted by source)
- * and its resourceVersion; nobody else touches them. After a change it
- * publishes a deep copy into `published` under the provider's mutex, sets
- * `dirty` and writes to the eventfd. disc_k8s_poll (the caller's thread)
- * drains the eventfd and, when dirty, rebuilds the caller's snapshot from
- * every worker's published copy, sorted by source; the snapshot belongs to
- * the caller's thread alone. Worker errors and the failure counter are
- * also under the mutex. `stop` is atomic: the workers read it without the
- * mutex between libcurl steps.
+ * Threads and ownership. Each worker owns its groups (sorted by source),
+ * its resourceVersion and the list of sources whose groups changed since
+ * it last published; nobody else touches them. After each chunk of a watch
+ * stream and after each list (diffed against the previous groups by a
+ * merge), the worker publishes under the provider's mutex: it copies the
+ * changed groups into its `published` set, appends their sources to the
+ * provider's `changed` list, sets `dirty` and writes to the eventfd. So an
+ * event costs a copy of one group, not of all. disc_k8s_poll (the caller's
+ * thread) drains the eventfd and applies the changed sources to the
+ * caller's snapshot (the sorted union of the published sets), copying
+ * those groups only; past REBUILD_CHANGES changes (a first list, a caller
+ * that does not poll) it rebuilds the snapshot from every published set
+ * instead, sorting once. The
+ * snapshot belongs to the caller's thread alone. Worker errors and the
+ * failure counter are also under the mutex. `stop` is atomic: the workers
+ * read it without the mutex between libcurl steps.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -70,6 +77,10 @@
 #define HEALTHY_WATCH_MS DISC_K8S_BACKOFF_MAX_MS
 #define ERROR_BODY_MAX 65536
 #define URL_MAX 8192
+/* Past this many changes queued for disc_k8s_poll (a first list of a big
+ * cluster, a caller that does not poll), rebuilding the snapshot is cheaper
+ * than applying them one by one. */
+#define REBUILD_CHANGES 1024
 
 enum outcome {
     DONE,   /* list: parsed; watch: ended cleanly */
@@ -89,8 +100,10 @@ struct worker {
     /* The worker's own state. */
     struct disc_group_set groups; /* sorted by source */
     char rv[K8S_RV_MAX];
+    char **changed; /* sources changed since the last publish */
+    size_t n_changed, cap_changed;
     /* Under k->mu. */
-    struct disc_group_set published;
+    struct disc_group_set published; /* sorted by source */
     struct kb_err err;
 };
 
@@ -107,8 +120,13 @@ struct disc_k8s {
     pthread_mutex_t mu;
     pthread_cond_t cond; /* signalled at stop, to end retry delays */
     atomic_bool stop;
-    bool dirty;        /* under mu */
-    uint64_t failures; /* under mu */
+    /* Under mu: the sources whose groups changed since the last poll (or,
+     * when too many did, `rebuild`), and the failure counter. */
+    bool dirty;
+    char **changed;
+    size_t n_changed, cap_changed;
+    bool rebuild;
+    uint64_t failures;
 
     /* The caller's thread only. */
     struct disc_group_set snap;
@@ -126,7 +144,6 @@ struct req {
                           error body */
     struct kb_err err; /* why the callback stopped the transfer */
     bool gone;         /* an ERROR event with code 410 */
-    bool changed;      /* groups changed since the last publish */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -166,7 +183,7 @@ static bool sleep_ms(struct disc_k8s *k, int64_t ms)
 
 /* ---- the worker's groups ---- */
 
-/* Index of `source` in the sorted groups, or where it would go. */
+/* Index of `source` in the sorted set `s`, or where it would go. */
 static size_t find(const struct disc_group_set *s, const char *source,
                    bool *found)
 {
@@ -187,54 +204,114 @@ static size_t find(const struct disc_group_set *s, const char *source,
     return lo;
 }
 
-/* Put `g` (taken) in place of the group of its source; whether the groups
- * changed. */
-static bool put_group(struct worker *w, struct disc_group *g)
+/* Put `g` (taken) in place of the group of its source in the sorted set
+ * `s`; whether the set changed. */
+static bool set_put(struct disc_group_set *s, struct disc_group *g)
 {
     bool found;
-    size_t i = find(&w->groups, g->source, &found);
+    size_t i = find(s, g->source, &found);
     if (found) {
-        if (disc_group_equal(w->groups.groups[i], g)) {
+        if (disc_group_equal(s->groups[i], g)) {
             disc_group_free(g);
             return false;
         }
-        disc_group_free(w->groups.groups[i]);
-        w->groups.groups[i] = g;
+        disc_group_free(s->groups[i]);
+        s->groups[i] = g;
         return true;
     }
-    disc_group_set_add(&w->groups, g); /* grows the array by one */
-    memmove(&w->groups.groups[i + 1], &w->groups.groups[i],
-            (w->groups.n - 1 - i) * sizeof(*w->groups.groups));
-    w->groups.groups[i] = g;
+    disc_group_set_add(s, g); /* grows the array by one */
+    memmove(&s->groups[i + 1], &s->groups[i],
+            (s->n - 1 - i) * sizeof(*s->groups));
+    s->groups[i] = g;
     return true;
 }
 
-/* Remove the group of `source`; whether there was one. */
-static bool remove_group(struct worker *w, const char *source)
+/* Remove the group of `source` from the sorted set `s`; whether there was
+ * one. */
+static bool set_remove(struct disc_group_set *s, const char *source)
 {
     bool found;
-    size_t i = find(&w->groups, source, &found);
+    size_t i = find(s, source, &found);
     if (!found)
         return false;
-    disc_group_free(w->groups.groups[i]);
-    memmove(&w->groups.groups[i], &w->groups.groups[i + 1],
-            (w->groups.n - 1 - i) * sizeof(*w->groups.groups));
-    w->groups.n--;
+    disc_group_free(s->groups[i]);
+    memmove(&s->groups[i], &s->groups[i + 1],
+            (s->n - 1 - i) * sizeof(*s->groups));
+    s->n--;
     return true;
 }
 
-/* Hand a copy of the worker's groups to the caller's side. */
+/* Make the group of `source` in `s` a copy of `g` (NULL: none). */
+static bool set_apply(struct disc_group_set *s, const char *source,
+                      const struct disc_group *g)
+{
+    return g ? set_put(s, disc_group_dup(g)) : set_remove(s, source);
+}
+
+/* The group of `source` in the sorted set `s`, or NULL. */
+static const struct disc_group *set_get(const struct disc_group_set *s,
+                                        const char *source)
+{
+    bool found;
+    size_t i = find(s, source, &found);
+    return found ? s->groups[i] : NULL;
+}
+
+static void push_source(char ***list, size_t *n, size_t *cap,
+                        const char *source)
+{
+    *list = kb_grow(*list, cap, *n + 1, sizeof(**list));
+    (*list)[(*n)++] = kb_strdup(source);
+}
+
+static void free_sources(char **list, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free(list[i]);
+    *n = 0;
+}
+
+/* Note that the group of `source` changed in the worker's own set. */
+static void changed(struct worker *w, const char *source)
+{
+    push_source(&w->changed, &w->n_changed, &w->cap_changed, source);
+}
+
+/* Put `g` (taken) into the worker's groups, noting the change. */
+static void put_group(struct worker *w, struct disc_group *g)
+{
+    char *source = kb_strdup(g->source);
+    if (set_put(&w->groups, g))
+        changed(w, source);
+    free(source);
+}
+
+static void remove_group(struct worker *w, const char *source)
+{
+    if (set_remove(&w->groups, source))
+        changed(w, source);
+}
+
+/* Hand the changed groups to the caller's side: update the published
+ * copy, queue the sources for disc_k8s_poll, signal the fd. Costs a copy
+ * of the changed groups only. */
 static void publish(struct worker *w)
 {
     struct disc_k8s *k = w->k;
-    struct disc_group_set copy = {0}, old;
-    disc_group_set_copy(&copy, &w->groups);
+    if (w->n_changed == 0)
+        return;
     pthread_mutex_lock(&k->mu);
-    old = w->published;
-    w->published = copy;
+    for (size_t i = 0; i < w->n_changed; i++) {
+        const char *src = w->changed[i];
+        set_apply(&w->published, src, set_get(&w->groups, src));
+        if (k->n_changed < REBUILD_CHANGES)
+            push_source(&k->changed, &k->n_changed, &k->cap_changed, src);
+        else
+            k->rebuild = true;
+    }
     k->dirty = true;
     pthread_mutex_unlock(&k->mu);
-    disc_group_set_clear(&old);
+    free_sources(w->changed, &w->n_changed);
     uint64_t one = 1;
     if (write(k->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         log_warn("discovery", "kubernetes: cannot signal the event fd", "err",
@@ -305,19 +382,16 @@ static bool handle_line(struct req *r)
     case K8S_EVENT_BOOKMARK:
         break;
     case K8S_EVENT_DELETED:
-        if (remove_group(w, ev.source))
-            r->changed = true;
+        remove_group(w, ev.source);
         break;
     case K8S_EVENT_ADDED:
     case K8S_EVENT_MODIFIED:
         if (ev.group != NULL) {
-            if (put_group(w, ev.group))
-                r->changed = true;
+            put_group(w, ev.group);
             ev.group = NULL;
         } else {
             log_skipped(ev.source, &ev.pod_err);
-            if (remove_group(w, ev.source))
-                r->changed = true;
+            remove_group(w, ev.source);
         }
         break;
     }
@@ -367,10 +441,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
             break;
         }
     }
-    if (r->changed) {
-        publish(r->w);
-        r->changed = false;
-    }
+    publish(r->w);
     return len;
 }
 
@@ -613,11 +684,21 @@ static enum outcome list(struct worker *w, struct kb_err *err)
                  "first", skip_err.msg, NULL);
     }
     memcpy(w->rv, rv, sizeof(rv));
-    bool changed = !disc_group_set_equal(&set, &w->groups);
+    /* The changes: a merge of the old and the new sorted sets. */
+    size_t i = 0, j = 0;
+    while (i < w->groups.n || j < set.n) {
+        const struct disc_group *a =
+            i < w->groups.n ? w->groups.groups[i] : NULL;
+        const struct disc_group *b = j < set.n ? set.groups[j] : NULL;
+        int c = !a ? 1 : !b ? -1 : strcmp(a->source, b->source);
+        if (c != 0 || !disc_group_equal(a, b))
+            changed(w, c <= 0 ? a->source : b->source);
+        i += c <= 0;
+        j += c >= 0;
+    }
     disc_group_set_clear(&w->groups);
     w->groups = set;
-    if (changed)
-        publish(w);
+    publish(w);
     return DONE;
 }
 
@@ -954,6 +1035,8 @@ void disc_k8s_free(struct disc_k8s *k)
             curl_multi_cleanup(w->multi);
         disc_group_set_clear(&w->groups);
         disc_group_set_clear(&w->published);
+        free_sources(w->changed, &w->n_changed);
+        free(w->changed);
         free(w->ns);
     }
     free(k->workers);
@@ -962,6 +1045,8 @@ void disc_k8s_free(struct disc_k8s *k)
     pthread_mutex_destroy(&k->mu);
     pthread_cond_destroy(&k->cond);
     disc_group_set_clear(&k->snap);
+    free_sources(k->changed, &k->n_changed);
+    free(k->changed);
     free(k->err_view);
     free(k->base_url);
     free(k->connect_to);
@@ -986,23 +1071,16 @@ static int cmp_group(const void *a, const void *b)
     return strcmp(x->source, y->source);
 }
 
-bool disc_k8s_poll(struct disc_k8s *k)
+/* The snapshot rebuilt from every worker's published groups; whether it
+ * changed. Under k->mu. */
+static bool rebuild(struct disc_k8s *k)
 {
-    uint64_t count;
-    while (read(k->efd, &count, sizeof(count)) == (ssize_t)sizeof(count))
-        ;
     struct disc_group_set next = {0};
-    pthread_mutex_lock(&k->mu);
-    bool dirty = k->dirty;
-    k->dirty = false;
-    for (size_t i = 0; dirty && i < k->n_workers; i++) {
+    for (size_t i = 0; i < k->n_workers; i++) {
         const struct disc_group_set *p = &k->workers[i].published;
         for (size_t j = 0; j < p->n; j++)
             disc_group_set_add(&next, disc_group_dup(p->groups[j]));
     }
-    pthread_mutex_unlock(&k->mu);
-    if (!dirty)
-        return false;
     if (next.n > 1)
         qsort(next.groups, next.n, sizeof(*next.groups), cmp_group);
     if (disc_group_set_equal(&next, &k->snap)) {
@@ -1011,8 +1089,36 @@ bool disc_k8s_poll(struct disc_k8s *k)
     }
     disc_group_set_clear(&k->snap);
     k->snap = next;
-    k->version++;
     return true;
+}
+
+bool disc_k8s_poll(struct disc_k8s *k)
+{
+    uint64_t count;
+    bool changed = false;
+    while (read(k->efd, &count, sizeof(count)) == (ssize_t)sizeof(count))
+        ;
+    pthread_mutex_lock(&k->mu);
+    if (k->rebuild) {
+        changed = rebuild(k);
+    } else if (k->dirty) {
+        /* Apply the changed sources: each is in one worker's groups (its
+         * namespace's) or none. */
+        for (size_t i = 0; i < k->n_changed; i++) {
+            const char *src = k->changed[i];
+            const struct disc_group *g = NULL;
+            for (size_t j = 0; g == NULL && j < k->n_workers; j++)
+                g = set_get(&k->workers[j].published, src);
+            if (set_apply(&k->snap, src, g))
+                changed = true;
+        }
+    }
+    free_sources(k->changed, &k->n_changed);
+    k->dirty = k->rebuild = false;
+    pthread_mutex_unlock(&k->mu);
+    if (changed)
+        k->version++;
+    return changed;
 }
 
 const struct disc_group_set *disc_k8s_groups(const struct disc_k8s *k,

@@ -523,6 +523,55 @@ static void test_bad_event(void)
     fake_stop(&f);
 }
 
+/* A list of many pods (the snapshot is rebuilt rather than patched), then
+ * an event on one of them. */
+static void test_many_pods(void)
+{
+    struct fake f;
+    struct buf list;
+    if (!fake_start(&f, NULL)) {
+        CHECK(0);
+        return;
+    }
+    buf_init(&list, BUF_NO_LIMIT);
+    buf_puts(&list, "{\"kind\":\"PodList\",\"metadata\":{"
+                    "\"resourceVersion\":\"5\"},\"items\":[");
+    for (int i = 0; i < 3000; i++)
+        buf_printf(&list,
+                   "%s{\"metadata\":{\"name\":\"p%04d\",\"namespace\":"
+                   "\"ns%d\"},\"spec\":{\"containers\":[{\"name\":\"c\"}]},"
+                   "\"status\":{\"podIP\":\"10.1.%d.%d\"}}",
+                   i ? "," : "", i, i % 7, i / 256, i % 256);
+    buf_puts(&list, "]}");
+    ctl(&f, "PUT", "/pods", buf_cstr(&list), NULL);
+    char api[128];
+    snprintf(api, sizeof(api), "http://%s", f.api);
+    struct disc_k8s_config c = {
+        .api_server = api, .bearer_token_file = in_dir(&f, "client.token")};
+    struct disc_k8s *k = start(&c);
+    if (k == NULL)
+        abort();
+    WAIT_FOR(k, n_groups(k) == 3000);
+    CHECK_INT(n_groups(k), 3000);
+    const struct disc_group_set *s = disc_k8s_groups(k, NULL);
+    for (size_t i = 1; i < s->n; i++)
+        CHECK(strcmp(s->groups[i - 1]->source, s->groups[i]->source) < 0);
+    CHECK_STR(group_label(k, "pod/ns2/p1234", "__meta_kubernetes_pod_ip"),
+              "10.1.4.210");
+    WAIT_FOR(k, stat_int(&f, "open") == 1);
+    ctl(&f, "POST", "/send",
+        "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":"
+        "\"p1234\",\"namespace\":\"ns2\"}}}\n",
+        NULL);
+    WAIT_FOR(k, n_groups(k) == 2999);
+    CHECK_INT(n_groups(k), 2999);
+    CHECK(group_of(k, "pod/ns2/p1234") == NULL);
+    CHECK(group_of(k, "pod/ns1/p1233") != NULL);
+    disc_k8s_free(k);
+    buf_free(&list);
+    fake_stop(&f);
+}
+
 /* HTTP 410 in answer to a watch: list again, not a failure. */
 static void test_watch_gone(void)
 {
@@ -825,6 +874,7 @@ int main(int argc, char **argv)
     RUN(test_list_and_watch);
     RUN(test_bad_event);
     RUN(test_watch_gone);
+    RUN(test_many_pods);
     RUN(test_wrong_token);
     RUN(test_token_rotation);
     RUN(test_namespaces);
