@@ -389,9 +389,12 @@ static void test_list_and_watch(void)
 
     /* ADDED, MODIFIED, DELETED; two events in one write and one event in
      * two writes. */
+    int64_t sent = now_ms();
     ctl(&f, "POST", "/send", POD_EVENT("ADDED", "new-1", "10.244.3.3", ""),
         NULL);
     WAIT_FOR(k, group_of(k, "pod/prod/new-1") != NULL);
+    printf("# an ADDED event reached the groups in %lld ms\n",
+           (long long)(now_ms() - sent));
     CHECK(group_of(k, "pod/prod/new-1") != NULL);
     CHECK_INT(n_groups(k), 5);
     ctl(&f, "POST", "/send",
