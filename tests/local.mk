@@ -17,9 +17,11 @@ TESTS += \
 TESTS += \
 	tests/e2e/server_cli.sh \
 	tests/e2e/server_scrape.sh \
-	tests/e2e/server_reload.sh
+	tests/e2e/server_reload.sh \
+	tests/e2e/server_k8s.sh
 EXTRA_DIST += \
 	tests/e2e/server_lib.sh \
+	tests/e2e/server_k8s.sh \
 	tests/e2e/server_cli.sh \
 	tests/e2e/server_scrape.sh \
 	tests/e2e/server_reload.sh \

@@ -41,7 +41,7 @@ start_kiln() {
         fi
         if [ -z "$kiln_addr" ]; then
             kiln_addr=$(sed -n 's/.*msg="Listening on" address=\([^ ]*\).*/\1/p' \
-                "$tmp/kiln.log" | tail -n 1)
+                "$tmp/kiln.log" 2>/dev/null | tail -n 1)
         fi
         if [ -n "$kiln_addr" ] &&
             curl -sf -o /dev/null --max-time 5 "http://$kiln_addr/-/ready"; then
