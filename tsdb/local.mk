@@ -10,6 +10,7 @@ tsdb_libkilntsdb_a_SOURCES = \
 	tsdb/options.c \
 	tsdb/querier.c \
 	tsdb/selector.c \
+	tsdb/stackmatch.c tsdb/stackmatch.h \
 	tsdb/stacks.c tsdb/stacks.h \
 	tsdb/symspace.c tsdb/symspace.h \
 	tsdb/typeid.c \

@@ -34,6 +34,7 @@
 #include "base/hmap.h"
 #include "tsdb/db.h"
 #include "tsdb/head.h"
+#include "tsdb/stackmatch.h"
 #include "tsdb/tsdb.h"
 
 struct qpart {
@@ -55,6 +56,12 @@ struct qseries {
     size_t n_floats;
 };
 
+/* Stack marks computed for one (source, regex, mode). */
+struct qmarks {
+    uint8_t *marks;
+    size_t n;
+};
+
 struct tsdb_querier {
     struct tsdb *db;
     int64_t mint, maxt;
@@ -65,6 +72,9 @@ struct tsdb_querier {
     size_t n_mems, cap_mems;
     struct kb_err first_err; /* the first read error, KB_OK if none */
     bool downsampled_ok;     /* tsdb_querier_allow_downsampled */
+    struct hmap *marks;      /* (source, mode, regex) -> marks index + 1 */
+    struct qmarks *mark_sets;
+    size_t n_mark_sets, cap_mark_sets;
 };
 
 void tsdb_querier_allow_downsampled(struct tsdb_querier *q)
@@ -122,6 +132,10 @@ void tsdb_querier_close(struct tsdb_querier *q)
         free(q->mems[i]);
     free(q->mems);
     hmap_free(q->by_labels);
+    for (size_t i = 0; i < q->n_mark_sets; i++)
+        free(q->mark_sets[i].marks);
+    free(q->mark_sets);
+    hmap_free(q->marks);
     free(q);
 }
 
@@ -131,6 +145,45 @@ static const struct tsdb_symspace *source_space(const struct tsdb_querier *q,
 {
     return source == 0 ? &q->db->head->sym
                        : tsdb_block_symspace(q->db->blocks[source - 1]);
+}
+
+/* ---- Stack matchers (stackmatch.c) ----------------------------------- */
+
+void tsdb_querier_stack_marks(struct tsdb_querier *q, uint32_t source,
+                              const struct kb_regex *re,
+                              enum tsdb_stack_match mode, const uint8_t **marks,
+                              size_t *n)
+{
+    struct {
+        uint32_t source, mode;
+        const struct kb_regex *re;
+    } key;
+    memset(&key, 0, sizeof(key));
+    key.source = source;
+    key.mode = (uint32_t)mode;
+    key.re = re;
+    if (!q->marks)
+        q->marks = hmap_new(0);
+    bool found;
+    uint64_t *slot = hmap_put(q->marks, &key, sizeof(key), &found);
+    if (!found) {
+        const struct tsdb_symspace *sp = source_space(q, source);
+        q->mark_sets = kb_grow(q->mark_sets, &q->cap_mark_sets,
+                               q->n_mark_sets + 1, sizeof(*q->mark_sets));
+        q->mark_sets[q->n_mark_sets] = (struct qmarks){
+            tsdb_stackmatch_marks(sp, re, mode), tsdb_stacks_count(sp->stacks)};
+        *slot = ++q->n_mark_sets;
+    }
+    *marks = q->mark_sets[*slot - 1].marks;
+    *n = q->mark_sets[*slot - 1].n;
+}
+
+size_t tsdb_querier_stack_functions(struct tsdb_querier *q, uint32_t source,
+                                    uint32_t stack, const char **names,
+                                    size_t max)
+{
+    return tsdb_stackmatch_functions(source_space(q, source), stack, names,
+                                     max);
 }
 
 /* ---- Matchers ----------------------------------------------------------- */

@@ -195,6 +195,35 @@ void tsdb_querier_floats(struct tsdb_querier *q, uint64_t ref,
 enum kb_status tsdb_querier_error(const struct tsdb_querier *q,
                                   struct kb_err *err);
 
+/* ---- Stack matchers (the query language's __function__, __leaf__) ---- */
+
+enum tsdb_stack_match {
+    TSDB_STACK_ANY,  /* any frame's function matches (__function__) */
+    TSDB_STACK_LEAF, /* the leaf frame's function matches (__leaf__) */
+};
+
+/* Marks over the stack ids of `source` (a profile view's source):
+ * (*marks)[stack] is 1 when that stack matches `re` in `mode`, else 0;
+ * *n is the number of stack ids. The regex runs once per function of the
+ * source's symbol table and the stack tree is marked in one pass, so a
+ * filter costs that, plus one byte lookup per (stack, value) pair. Cached
+ * per (source, re, mode) until the querier closes (`re` is compared by
+ * address: compile a matcher once). Inlined frames count as frames. */
+void tsdb_querier_stack_marks(struct tsdb_querier *q, uint32_t source,
+                              const struct kb_regex *re,
+                              enum tsdb_stack_match mode, const uint8_t **marks,
+                              size_t *n);
+
+/* The function names of `stack` of `source`, leaf first, one per frame
+ * (inlined functions included; frames without symbols are left out):
+ * fills names[0..max) and returns the number of frames (which may exceed
+ * max). The strings are valid until the querier closes. Grouping by
+ * __function__ credits a stack once to each distinct name; by __leaf__,
+ * to names[0]. */
+size_t tsdb_querier_stack_functions(struct tsdb_querier *q, uint32_t source,
+                                    uint32_t stack, const char **names,
+                                    size_t max);
+
 /* Merge every profile of the series `refs` within the range into a new
  * pprof (sample type and period from the series' names; they must all be
  * of one type, else KB_ERR_MISMATCH). *out is NULL when nothing matched. */

@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "base/labels.h"
+#include "base/regex.h"
 #include "pprof/profile.h"
 #include "tests/unit/unit.h"
 #include "tsdb/block.h"
@@ -798,6 +799,97 @@ static void test_downsampling(void)
     remove_dir();
 }
 
+/* Sum of the cpu values of job "sm" whose stacks match `re` in `mode`. */
+static int64_t matched_total(struct tsdb_querier *q, const char *re,
+                             enum tsdb_stack_match mode)
+{
+    struct kb_regex *rx = NULL;
+    struct kb_err err;
+    if (kb_regex_compile(re, strlen(re), 0, &rx, &err) != KB_OK)
+        return -1;
+    struct tsdb_matcher m;
+    tsdb_matcher_init(&m, TSDB_MATCH_EQ, "job", "sm", NULL);
+    uint64_t *refs = NULL;
+    size_t n = 0;
+    tsdb_querier_select(q, &m, 1, &refs, &n, NULL);
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t np;
+        const struct tsdb_profile_view *v =
+            tsdb_querier_profiles(q, refs[i], &np);
+        for (size_t k = 0; k < np; k++) {
+            const uint8_t *marks;
+            size_t nm;
+            tsdb_querier_stack_marks(q, v[k].source, rx, mode, &marks, &nm);
+            for (size_t j = 0; j < v[k].n; j++)
+                if (v[k].stacks[j] < nm && marks[v[k].stacks[j]])
+                    total += v[k].values[j];
+        }
+    }
+    free(refs);
+    tsdb_matcher_free(&m);
+    kb_regex_free(rx);
+    return total;
+}
+
+/* __function__ (any frame) and __leaf__ marks over the stack tree, and the
+ * function names of a stack. cpu_profile(1)'s stacks: main>a>b (twice,
+ * 6e7), main>c (1e7), main (1e7). */
+static void test_stack_matchers(void)
+{
+    fresh_dir();
+    struct tsdb *db = open_db();
+    struct kb_err err;
+    struct tsdb_appender *a = tsdb_appender_begin(db);
+    struct labels *ls = series("sm", CPU);
+    struct pprof_profile *p = cpu_profile(1);
+    CHECK(tsdb_append_profile(a, ls, 1000, 10000000000, p, 1, &err) == KB_OK);
+    CHECK(tsdb_appender_commit(a, &err) == KB_OK);
+    struct tsdb_querier *q = tsdb_querier_open(db, INT64_MIN, INT64_MAX);
+    CHECK_INT(matched_total(q, "a", TSDB_STACK_ANY), 60000000);
+    CHECK_INT(matched_total(q, "a", TSDB_STACK_LEAF), 0);
+    CHECK_INT(matched_total(q, "b", TSDB_STACK_LEAF), 60000000);
+    CHECK_INT(matched_total(q, "main", TSDB_STACK_ANY), 80000000);
+    CHECK_INT(matched_total(q, "main", TSDB_STACK_LEAF), 10000000);
+    CHECK_INT(matched_total(q, "[bc]", TSDB_STACK_LEAF), 70000000);
+    CHECK_INT(matched_total(q, "ma", TSDB_STACK_ANY), 0); /* anchored */
+
+    /* The names along main>a>b, leaf first. */
+    uint64_t *refs = NULL;
+    size_t n = 0;
+    struct tsdb_matcher m;
+    tsdb_matcher_init(&m, TSDB_MATCH_EQ, "job", "sm", NULL);
+    tsdb_querier_select(q, &m, 1, &refs, &n, NULL);
+    CHECK_INT(n, 1);
+    size_t np = 0;
+    const struct tsdb_profile_view *v =
+        n ? tsdb_querier_profiles(q, refs[0], &np) : NULL;
+    bool seen = false;
+    for (size_t j = 0; v && np && j < v[0].n; j++) {
+        const char *names[4];
+        size_t d = tsdb_querier_stack_functions(q, v[0].source, v[0].stacks[j],
+                                                names, 4);
+        if (d == 3) {
+            CHECK_STR(names[0], "b");
+            CHECK_STR(names[1], "a");
+            CHECK_STR(names[2], "main");
+            seen = true;
+        }
+        const char *one[1];
+        CHECK_INT(tsdb_querier_stack_functions(q, v[0].source, v[0].stacks[j],
+                                               one, 1),
+                  d); /* the depth even when max is smaller */
+    }
+    CHECK(seen);
+    free(refs);
+    tsdb_matcher_free(&m);
+    tsdb_querier_close(q);
+    pprof_free(p);
+    labels_free(ls);
+    tsdb_close(db, NULL);
+    remove_dir();
+}
+
 int main(void)
 {
     RUN(test_append_commit_query_replay);
@@ -810,5 +902,6 @@ int main(void)
     RUN(test_downsampling);
     RUN(test_block_damage);
     RUN(test_symspace_repeated_empty_string);
+    RUN(test_stack_matchers);
     return unit_done();
 }
