@@ -136,6 +136,16 @@ dump() {
 dump 'up{job="goapp"}' "$tmp/up"
 sed -n 's/.*profile="\([^"]*\)".* \([^ ]*\) \([^ ]*\)$/\1 \2 \3/p' "$tmp/up" \
     >"$tmp/up.kv"
+form='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
+if [ -s "$tmp/up.kv" ] &&
+    ! cut -d ' ' -f 3 "$tmp/acked" | grep -Evq "^$form\$" &&
+    ! cut -d ' ' -f 2 "$tmp/up.kv" | grep -Evq "^$form\$"; then
+    ok "API lastScrape and dump times have the same form ($(sed -n '1s/^[^ ]* [^ ]* //p' "$tmp/acked"))"
+else
+    not_ok "API lastScrape and dump times have the same RFC 3339 millisecond form"
+    diag_file "$tmp/acked" 3
+    diag_file "$tmp/up.kv" 3
+fi
 missing=$(awk 'NR == FNR { v[$1 " " $2] = $3; next }
     { k = $2 " " $3; if (!(k in v) || v[k] != 1)
           printf "round %s %s at %s: %s; ", $1, $2, $3,
