@@ -6,6 +6,8 @@ pprof_libkilnpprof_a_SOURCES = \
 	pprof/collapsed.c \
 	pprof/decode.c \
 	pprof/encode.c \
+	pprof/flame.c pprof/flame.h \
+	pprof/flamesvg.c \
 	pprof/merge.c \
 	pprof/symtab.c
 pprof_libkilnpprof_a_CFLAGS = $(KILN_CFLAGS) $(PROTOBUFC_CFLAGS) $(ZLIB_CFLAGS)
@@ -17,3 +19,7 @@ KILN_PPROF_LIBS = pprof/libkilnpprof.a proto/libkilnproto.a \
 check_PROGRAMS += tests/unit/test_pprof_codec
 tests_unit_test_pprof_codec_LDADD = $(KILN_PPROF_LIBS)
 TESTS += tests/unit/test_pprof_codec
+
+check_PROGRAMS += tests/unit/test_pprof_flame
+tests_unit_test_pprof_flame_LDADD = $(KILN_PPROF_LIBS) -lm
+TESTS += tests/unit/test_pprof_flame
