@@ -153,6 +153,10 @@ void web_handle_metrics(struct web_request *rq);
 void web_handle_buildinfo(struct web_request *rq);
 /* api_targets.c */
 void web_handle_targets(struct web_request *rq);
+/* api_series.c */
+void web_handle_series(struct web_request *rq);
+void web_handle_labels(struct web_request *rq);
+void web_handle_label_values(struct web_request *rq);
 
 /* For handlers that must act after their reply went out (/-/quit): call
  * fn(arg) once the reply is sent or the connection is gone. */

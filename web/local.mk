@@ -4,11 +4,11 @@ web_libkilnweb_a_SOURCES = \
 	web/web.h web/handler.h web/internal.h \
 	web/server.c web/listen.c web/request.c web/reply.c web/routes.c \
 	web/lifecycle.c web/metrics_handler.c web/api_status.c \
-	web/api_targets.c
+	web/api_targets.c web/params.c web/params.h web/api_series.c
 web_libkilnweb_a_CFLAGS = $(KILN_CFLAGS) $(MHD_CFLAGS)
 
 # Link line for everything that uses web/ (cmd/kiln).
-KILN_WEB_LIBS = web/libkilnweb.a scraper/libkilnscrape.a $(KILN_BASE_LIBS) \
+KILN_WEB_LIBS = web/libkilnweb.a scraper/libkilnscrape.a $(KILN_TSDB_LIBS) \
 	$(MHD_LIBS)
 
 # The server's tests talk to it with libcurl, parse with jansson, and run

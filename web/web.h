@@ -12,6 +12,8 @@
 #include "base/status.h"
 #include "scraper/targets.h"
 
+struct tsdb;
+
 /* What the server asks of the rest of Kiln. Every hook is called from a
  * connection thread, several at a time: each must be thread-safe. All four
  * are required. */
@@ -49,6 +51,13 @@ struct web_options {
      * Required; must outlive the server. */
     struct metrics_registry *metrics;
     struct web_hooks hooks;
+    /* Where the database will be: the query, series and label endpoints
+     * read *db. The server is started before the database is opened, so
+     * this points at the owner's handle, which must be set before
+     * hooks.ready first returns true and stay valid until web_server_stop
+     * returns. NULL (or *db NULL): those endpoints answer 503
+     * unavailable. */
+    struct tsdb *const *db;
     /* Open connections at once; more wait in the kernel's backlog.
      * 0: 512. */
     unsigned max_connections;
