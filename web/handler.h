@@ -157,6 +157,9 @@ void web_handle_targets(struct web_request *rq);
 void web_handle_series(struct web_request *rq);
 void web_handle_labels(struct web_request *rq);
 void web_handle_label_values(struct web_request *rq);
+/* api_query.c */
+void web_handle_query(struct web_request *rq);
+void web_handle_query_range(struct web_request *rq);
 
 /* For handlers that must act after their reply went out (/-/quit): call
  * fn(arg) once the reply is sent or the connection is gone. */
