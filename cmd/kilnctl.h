@@ -85,4 +85,7 @@ int kilnctl_check_main(int argc, char **argv);
 int kilnctl_import_main(int argc, char **argv);
 int kilnctl_tsdb_main(int argc, char **argv);
 
+/* kilnctl query ... (cmd/kilnctl_query.c) */
+int kilnctl_query_main(int argc, char **argv);
+
 #endif
