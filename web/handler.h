@@ -26,11 +26,15 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "base/jsonw.h"
 #include "base/status.h"
 #include "web/web.h"
+
+struct pprof_flame;
+struct pprof_profile;
 
 /* One request, valid during the handler call. */
 struct web_request;
@@ -153,6 +157,40 @@ void web_handle_metrics(struct web_request *rq);
 void web_handle_buildinfo(struct web_request *rq);
 /* api_targets.c */
 void web_handle_targets(struct web_request *rq);
+/* api_profile.c: /api/v1/profile; api_diff.c: /api/v1/diff */
+void web_handle_profile(struct web_request *rq);
+void web_handle_diff(struct web_request *rq);
+
+/* What api_profile.c shares with api_diff.c. A merged profile selected by
+ * a request: the profile (never NULL; empty when nothing matched), its
+ * series name (NULL when unknown) and sample unit, the series and stored
+ * profiles merged, and the range [start_ms, end_ms]. */
+struct web_profile_query {
+    struct pprof_profile *profile;
+    char *type;
+    const char *unit;
+    size_t series, profiles;
+    int64_t start_ms, end_ms;
+};
+/* Fill `q` from the parameters named query_param (a selector with stack
+ * matchers), start_param and end_param; false when it replied an error. */
+bool web_profile_query(struct web_request *rq, const char *query_param,
+                       const char *start_param, const char *end_param,
+                       struct web_profile_query *q);
+void web_profile_query_free(struct web_profile_query *q);
+/* Append "QUERY, START to END" to `out`, a title for graphs. */
+void web_profile_title(const struct web_profile_query *q, const char *query,
+                       struct buf *out);
+/* The max_nodes parameter (default 1024); false when it replied 400. */
+bool web_profile_max_nodes(struct web_request *rq, size_t *out);
+/* `full` folded to max_nodes (and, for json, to the depth a reply can
+ * hold); NULL when it replied an error. */
+struct pprof_flame *web_profile_fold(struct web_request *rq,
+                                     const struct pprof_flame *full,
+                                     size_t max_nodes, bool json);
+/* Reply with the SVG flame graph of `f`. */
+void web_profile_reply_svg(struct web_request *rq, const struct pprof_flame *f,
+                           const char *title, const char *unit);
 /* api_series.c */
 void web_handle_series(struct web_request *rq);
 void web_handle_labels(struct web_request *rq);

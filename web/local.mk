@@ -5,6 +5,8 @@ web_libkilnweb_a_SOURCES = \
 	web/server.c web/listen.c web/request.c web/reply.c web/routes.c \
 	web/lifecycle.c web/metrics_handler.c web/api_status.c \
 	web/api_targets.c web/params.c web/params.h web/api_series.c
+# /api/v1/profile and /api/v1/diff: merged and diff flame graphs.
+web_libkilnweb_a_SOURCES += web/api_profile.c web/api_diff.c
 web_libkilnweb_a_CFLAGS = $(KILN_CFLAGS) $(MHD_CFLAGS)
 
 # Link line for everything that uses web/ (cmd/kiln).
@@ -19,3 +21,8 @@ tests_unit_test_web_CFLAGS = $(KILN_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) \
 tests_unit_test_web_LDADD = $(KILN_WEB_LIBS) $(CURL_LIBS) $(JANSSON_LIBS)
 TESTS += tests/unit/test_web
 EXTRA_DIST += docs/api.md docs/metrics.md
+
+# /api/v1/profile and /api/v1/diff against a Go program, judged by go tool
+# pprof and by the database's own merge.
+TESTS += tests/e2e/api_profile.sh
+EXTRA_DIST += tests/e2e/api_profile.sh

@@ -16,6 +16,8 @@ const struct web_route web_routes[] = {
     {"/metrics", WEB_GET, 0, web_handle_metrics},
     {"/api/v1/status/buildinfo", WEB_GET, WEB_READY, web_handle_buildinfo},
     {"/api/v1/targets", WEB_GET, WEB_READY, web_handle_targets},
+    {"/api/v1/profile", WEB_GET | WEB_POST, WEB_READY, web_handle_profile},
+    {"/api/v1/diff", WEB_GET | WEB_POST, WEB_READY, web_handle_diff},
     {"/api/v1/series", WEB_GET | WEB_POST, WEB_READY, web_handle_series},
     {"/api/v1/labels", WEB_GET | WEB_POST, WEB_READY, web_handle_labels},
     {"/api/v1/label/", WEB_GET, WEB_PREFIX | WEB_READY,
