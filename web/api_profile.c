@@ -186,6 +186,13 @@ static enum kb_status select_merge(struct tsdb *db,
     st = tsdb_querier_merge(qr, refs, n_prof, &q->profile, err);
     if (st == KB_OK)
         st = tsdb_querier_error(qr, err);
+    if (st != KB_OK) {
+        /* Stored data that cannot be read is Kiln's failure (a 500), not
+         * the request's. */
+        char msg[KB_ERR_MSG_MAX];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        st = kb_errf(err, KB_ERR_IO, "reading stored profiles: %s", msg);
+    }
 done:
     free(refs);
     tsdb_querier_close(qr);
