@@ -1157,14 +1157,13 @@ static enum kb_status binop_vv(struct ev *ev, const struct pql_binary *b,
         bool found;
         uint64_t *slot = hmap_put(rsig, ev->key.data, ev->key.len, &found);
         if (found)
-            st = ev_fail(
-                ev, PQL_ERR_EXECUTION,
-                "found duplicate series for the match group on the %s of "
-                "the operation: [%s, %s]; many-to-many matching not allowed: "
-                "matching labels must be unique on one side",
-                swap ? "left-hand side" : "right-hand side",
-                labels_str(r->e[i].ls, t1, sizeof(t1)),
-                labels_str(r->e[*slot - 1].ls, t2, sizeof(t2)));
+            st = ev_fail(ev, PQL_ERR_EXECUTION,
+                         "many-to-many matching not allowed: matching labels "
+                         "must be unique on one side (found duplicate series "
+                         "for the match group on the %s: %s, %s)",
+                         swap ? "left-hand side" : "right-hand side",
+                         labels_str(r->e[i].ls, t1, sizeof(t1)),
+                         labels_str(r->e[*slot - 1].ls, t2, sizeof(t2)));
         *slot = i + 1;
     }
     for (size_t i = 0; i < l->n && st == KB_OK; i++) {
