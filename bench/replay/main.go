@@ -36,10 +36,12 @@
 // Log. Every request is logged when it arrives, so the log holds the CPU
 // requests still waiting out their window too: target port, type (or
 // "other"), arrival and completion in microseconds since the Unix epoch
-// (wall clock), status and the overlap mark. Status 0 means the client
-// went away before the response was written; -1, with completion 0, that
-// the request was still being served when the log was written. On SIGTERM or SIGINT replay writes the log to -log as CSV,
-// sorted by port, type and arrival, then exits 0. At most -max-log
+// (wall clock), status, the overlap mark and, for other paths only, the
+// request URI (cut to 200 bytes, commas and non-ASCII replaced by _).
+// Status 0 means the client went away before the response was written;
+// -1, with completion 0, that the request was still being served when the
+// log was written. On SIGTERM or SIGINT replay writes the log to -log as
+// CSV, sorted by port, type and arrival, then exits 0. At most -max-log
 // requests are kept; later ones are counted and the count goes to stderr.
 // Once every port listens, stdout gets "listening on 127.0.0.1:A-B".
 //
@@ -96,6 +98,7 @@ const (
 	maxFileBytes = 64 << 20 // one recorded profile
 	maxSeconds   = 3600     // ?seconds= of one CPU request
 	fdsPerTarget = 8        // listener + connections a scraper may open
+	maxURI       = 200      // bytes of an unknown request URI logged
 )
 
 // library holds the recorded profiles: for rotated types one sequence of
@@ -192,10 +195,11 @@ func loadLibrary(dir string) (*library, error) {
 type record struct {
 	port     int
 	typ      int
-	arrival  int64 // µs since the Unix epoch
-	done     int64
-	status   int
-	overlaps bool
+	arrival  int64  // µs since the Unix epoch
+	done     int64  // likewise; 0 while being served
+	status   int    // HTTP status; 0 client gone; -1 being served
+	overlaps bool   // a CPU request inside an open window
+	other    string // for type other: the request URI, cut to maxURI
 }
 
 // target is one simulated Go program.
@@ -219,11 +223,22 @@ type server struct {
 
 func micros(t time.Time) int64 { return t.UnixNano() / 1000 }
 
-// arrive logs a request arriving now and returns its index in the log, or
-// -1 when the log is full.
-func (s *server) arrive(port, typ int) int {
+// arrive logs a request for uri arriving now and returns its index in the
+// log, or -1 when the log is full. The URI is kept for type other only.
+func (s *server) arrive(port, typ int, uri string) int {
 	r := record{port: port, typ: typ, arrival: micros(time.Now()),
 		status: -1}
+	if typ == tOther {
+		if len(uri) > maxURI {
+			uri = uri[:maxURI]
+		}
+		r.other = strings.Map(func(c rune) rune {
+			if c == ',' || c < ' ' || c > '~' {
+				return '_'
+			}
+			return c
+		}, uri)
+	}
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	if len(s.log) >= s.maxLog {
@@ -329,7 +344,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if i < 0 || i >= len(s.targets) || !known {
 		t = tOther
 	}
-	idx := s.arrive(port, t)
+	idx := s.arrive(port, t, r.RequestURI)
 	status, overlaps := 0, false
 	switch {
 	case t == tOther:
@@ -369,14 +384,14 @@ func (s *server) writeLog(path string) error {
 		return err
 	}
 	bw := bufio.NewWriter(f)
-	fmt.Fprintln(bw, "port,type,arrival_us,done_us,status,overlap")
+	fmt.Fprintln(bw, "port,type,arrival_us,done_us,status,overlap,uri")
 	for _, r := range recs {
 		ov := 0
 		if r.overlaps {
 			ov = 1
 		}
-		fmt.Fprintf(bw, "%d,%s,%d,%d,%d,%d\n", r.port, typeNames[r.typ],
-			r.arrival, r.done, r.status, ov)
+		fmt.Fprintf(bw, "%d,%s,%d,%d,%d,%d,%s\n", r.port,
+			typeNames[r.typ], r.arrival, r.done, r.status, ov, r.other)
 	}
 	if err := bw.Flush(); err != nil {
 		f.Close()
