@@ -168,12 +168,20 @@ static struct labels *parse_series(char **p)
     return ls;
 }
 
-/* Expand series notation into v[], has[]; returns the count or -1. */
-static long parse_values(char *p, double *v, bool *has, size_t max)
+/* Expand series notation into v[], has[] (and at[] for `v@time` tokens,
+ * the points of an instant query's range vector); returns the count or
+ * -1. */
+static long parse_values(char *p, double *v, bool *has, int64_t *at, size_t max)
 {
     size_t n = 0;
     char *w;
     while ((w = word(&p)) != NULL) {
+        char *t = strchr(w, '@');
+        if (t) {
+            *t++ = '\0';
+            if (!at || n >= max || !parse_time(t, strlen(t), &at[n]))
+                return -1;
+        }
         char *x = strchr(w, 'x');
         long times = 0;
         if (x) {
@@ -235,7 +243,7 @@ static bool load_floats(struct tfile *f, char *args)
         if (blank(p))
             continue;
         struct labels *ls = parse_series(&p);
-        long n = ls ? parse_values(p, v, has, MAX_VALUES) : -1;
+        long n = ls ? parse_values(p, v, has, NULL, MAX_VALUES) : -1;
         struct kb_err err;
         for (long i = 0; i < n && ok; i++)
             if (has[i] && tsdb_append_float(a, ls, i * step, v[i], &err)) {
@@ -336,6 +344,7 @@ struct expect {
     struct labels *ls; /* NULL: a scalar */
     double v[MAX_VALUES];
     bool has[MAX_VALUES];
+    int64_t at[MAX_VALUES]; /* times of `v@time` values */
     long n;
     char *string;
 };
@@ -383,6 +392,15 @@ static bool compare(const struct pql_result *r, struct expect *ex, size_t nex,
         if (r->type == PQL_TYPE_VECTOR) {
             if (ex[i].n != 1 || !same_value(ex[i].v[0], s->points[0].v))
                 return false;
+            continue;
+        }
+        if (steps == 0) { /* an instant query's range vector: v@t */
+            if ((size_t)ex[i].n != s->n_points)
+                return false;
+            for (size_t j = 0; j < s->n_points; j++)
+                if (ex[i].at[j] != s->points[j].t_ms ||
+                    !same_value(ex[i].v[j], s->points[j].v))
+                    return false;
             continue;
         }
         size_t p = 0;
@@ -460,7 +478,7 @@ static void run_eval(struct tfile *f, const char *cmd, char *args)
                 ok = ok && e->ls;
             }
         }
-        e->n = parse_values(p, e->v, e->has, MAX_VALUES);
+        e->n = parse_values(p, e->v, e->has, e->at, MAX_VALUES);
         ok = ok && e->n >= 0;
     }
     struct pql_result *r = NULL;
@@ -498,7 +516,9 @@ static void run_eval(struct tfile *f, const char *cmd, char *args)
             }
         }
     } else if (ok) {
-        size_t steps = step > 0 ? (size_t)((end - start) / step) + 1 : 1;
+        size_t steps = step > 0 ? (size_t)((end - start) / step) + 1
+                       : r && r->type == PQL_TYPE_MATRIX ? 0
+                                                         : 1;
         if (st != KB_OK) {
             printf("# %s:%zu: %s: %s\n", f->path, line,
                    pql_error_type_str(err.type), err.err.msg);
