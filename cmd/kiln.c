@@ -69,6 +69,9 @@ static const char usage[] =
     "  --web.enable-lifecycle        allow POST /-/reload and /-/quit\n"
     "  --scrape.body-size-limit=SIZE  largest response accepted (default "
     "64MB)\n"
+    "  --scrape.sample-label-sets=N  pprof sample label sets kept as series\n"
+    "                                per target and profile type (default "
+    "64)\n"
     "  --log.level=LEVEL             debug, info, warn or error (default "
     "info)\n"
     "  --version                     print the version and exit\n"
@@ -80,6 +83,7 @@ struct flags {
     const char *listen_address;
     bool enable_lifecycle;
     size_t body_limit;
+    size_t label_sets;
     struct tsdb_options tsdb;
 };
 
@@ -131,6 +135,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         F_LISTEN,
         F_LIFECYCLE,
         F_BODY,
+        F_LABEL_SETS,
         F_LOG,
         F_VERSION,
         F_HELP,
@@ -144,6 +149,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         {"web.listen-address", required_argument, NULL, F_LISTEN},
         {"web.enable-lifecycle", no_argument, NULL, F_LIFECYCLE},
         {"scrape.body-size-limit", required_argument, NULL, F_BODY},
+        {"scrape.sample-label-sets", required_argument, NULL, F_LABEL_SETS},
         {"log.level", required_argument, NULL, F_LOG},
         {"version", no_argument, NULL, F_VERSION},
         {"help", no_argument, NULL, F_HELP},
@@ -154,6 +160,7 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         .storage_path = "data/",
         .listen_address = ":4770",
         .body_limit = SCRAPE_BODY_LIMIT_DEFAULT,
+        .label_sets = SCRAPE_LABEL_SETS_DEFAULT,
     };
     tsdb_options_default(&f->tsdb);
     opterr = 0;
@@ -184,6 +191,18 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                                    "MB or GB)",
                                    optarg);
             break;
+        case F_LABEL_SETS: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end || errno ||
+                v > 1000000)
+                return usage_error("--scrape.sample-label-sets: \"%s\" is "
+                                   "not a count from 0 to 1000000",
+                                   optarg);
+            f->label_sets = (size_t)v;
+            break;
+        }
         case F_LOG: {
             enum log_level level;
             if (log_level_parse(optarg, &level, &err) != KB_OK)
@@ -408,8 +427,8 @@ static bool start(struct kiln *k)
      * before the (possibly long) WAL replay. */
     struct scrape_config *cfg = NULL;
     if (scrape_config_load(k->f.config_file, &cfg, &err) != KB_OK) {
-        log_error("main", "Error loading config", "filename",
-                  k->f.config_file, "err", err.msg, NULL);
+        log_error("main", "Error loading config", "filename", k->f.config_file,
+                  "err", err.msg, NULL);
         return false;
     }
     scrape_config_free(cfg);
@@ -424,6 +443,7 @@ static bool start(struct kiln *k)
         .db = k->db,
         .metrics = k->metrics,
         .body_limit = k->f.body_limit,
+        .max_label_sets = k->f.label_sets,
         .user_agent = ua,
     };
     if (scrape_manager_start(&so, &k->scrape, &err) != KB_OK) {

@@ -33,7 +33,7 @@ bool fetch_start(struct scrape_unit *u, CURLM *multi, size_t body_limit,
 {
     CURL *e = curl_easy_init();
     if (!e) {
-        unit_set_result(u, u->started_ms, false, false,
+        unit_set_result(u, u->started_ms, u->started_ms, false, false,
                         "cannot create a libcurl handle");
         return false;
     }
@@ -59,7 +59,7 @@ bool fetch_start(struct scrape_unit *u, CURLM *multi, size_t body_limit,
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)body_limit);
     if (curl_multi_add_handle(multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
-        unit_set_result(u, u->started_ms, false, false,
+        unit_set_result(u, u->started_ms, u->started_ms, false, false,
                         "cannot start a libcurl transfer");
         return false;
     }
@@ -99,33 +99,34 @@ static const char *status_text(long code)
     return "";
 }
 
-bool fetch_finish(struct scrape_unit *u, CURLM *multi, CURLcode code, char *msg,
-                  size_t msg_size, bool *not_found)
+void fetch_finish(struct scrape_unit *u, CURLM *multi, CURLcode code,
+                  struct scrape_result *r)
 {
     long status = 0;
     curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_multi_remove_handle(multi, u->easy);
     curl_easy_cleanup(u->easy);
     u->easy = NULL;
-    *not_found = false;
-    msg[0] = '\0';
+    r->u = u;
+    r->body = u->body;
+    buf_init(&u->body, BUF_NO_LIMIT); /* idle units hold no body memory */
+    r->started_ms = u->started_ms;
+    r->ok = false;
+    r->not_found = false;
+    r->msg[0] = '\0';
 
     if (u->too_big || code == CURLE_FILESIZE_EXCEEDED) {
-        snprintf(msg, msg_size, "body size limit exceeded (%zu bytes)",
-                 u->body.limit);
-        return false;
-    }
-    if (code != CURLE_OK) {
-        snprintf(msg, msg_size, "Get \"%s\": %s", u->url,
+        snprintf(r->msg, sizeof(r->msg), "body size limit exceeded (%zu bytes)",
+                 r->body.limit);
+    } else if (code != CURLE_OK) {
+        snprintf(r->msg, sizeof(r->msg), "Get \"%s\": %s", u->url,
                  u->errbuf[0] ? u->errbuf : curl_easy_strerror(code));
-        return false;
-    }
-    if (status != 200) {
+    } else if (status != 200) {
         const char *text = status_text(status);
-        snprintf(msg, msg_size, "server returned HTTP status %ld%s%s", status,
-                 text[0] ? " " : "", text);
-        *not_found = status == 404;
-        return false;
+        snprintf(r->msg, sizeof(r->msg), "server returned HTTP status %ld%s%s",
+                 status, text[0] ? " " : "", text);
+        r->not_found = status == 404;
+    } else {
+        r->ok = true;
     }
-    return true;
 }

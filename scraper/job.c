@@ -189,12 +189,12 @@ static void dropped_clear(struct scrape_job *j)
     j->n_dropped = j->cap_dropped = 0;
 }
 
-void job_free(struct scrape_job *j, CURLM *multi)
+void job_free(struct scrape_job *j, struct scrape_manager *m)
 {
     if (!j)
         return;
     for (size_t i = 0; i < j->n_targets; i++)
-        target_free(j->targets[i], multi);
+        target_free(j->targets[i], m);
     free(j->targets);
     dropped_clear(j);
     for (size_t i = 0; i < j->n_relabel; i++)
@@ -365,7 +365,7 @@ static void sync_one(struct sync *s, const struct labels *target,
         old = claim(s->adopt_idx, s->adopt->targets, key);
     free(key);
     if (old)
-        target_adopt(t, old, manager_multi(s->m));
+        target_adopt(t, old, s->m);
     s->targets = kb_grow(s->targets, &s->cap, s->n + 1, sizeof(*s->targets));
     s->targets[s->n++] = t;
 }
@@ -381,10 +381,11 @@ static void sync_set(struct sync *s, const struct disc_group_set *set)
 
 /* Free the old targets t[0..n): what target_adopt took from the claimed
  * ones is no longer theirs; the rest is cancelled and freed. */
-static void free_old(struct scrape_target **t, size_t n, CURLM *multi)
+static void free_old(struct scrape_target **t, size_t n,
+                     struct scrape_manager *m)
 {
     for (size_t i = 0; i < n; i++)
-        target_free(t[i], multi);
+        target_free(t[i], m);
     free(t);
 }
 
@@ -406,9 +407,9 @@ void job_sync(struct scrape_job *j, struct scrape_manager *m,
     for (size_t i = 0; i < j->n_k8s; i++)
         sync_set(&s, disc_k8s_groups(j->k8s[i], NULL));
 
-    free_old(j->targets, j->n_targets, manager_multi(m));
+    free_old(j->targets, j->n_targets, m);
     if (adopt) {
-        free_old(adopt->targets, adopt->n_targets, manager_multi(m));
+        free_old(adopt->targets, adopt->n_targets, m);
         adopt->targets = NULL;
         adopt->n_targets = 0;
         hmap_free(s.adopt_idx);

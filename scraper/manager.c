@@ -14,15 +14,16 @@
  *   3. starts every unit that is due (target.c explains the phases; a unit
  *      never runs twice at once, a tick that finds it still running is
  *      skipped and counted);
- *   4. lets libcurl move the transfers and handles the finished ones:
- *      health, then store.c (decode, delta, append) into the open batch;
- *   5. commits the batch when it has been open for
- *      SCRAPE_COMMIT_INTERVAL_MS (one WAL fsync for every scrape of that
- *      span, instead of one each).
+ *   4. lets libcurl move the transfers, takes the finished ones off their
+ *      units, reschedules them (a CPU unit starts its next window right
+ *      away) and queues the results for the store worker (worker.c),
+ *      which decodes, appends and commits them in its own thread, so a
+ *      slow or hostile body never delays another target's start.
  *
- * Locking: one mutex guards everything; the loop thread holds it except
- * while it waits in curl_multi_poll, so snapshots (the targets API) and
- * reloads see consistent state and never wait longer than one turn.
+ * Locking: one mutex guards jobs, targets and schedules; the loop thread
+ * holds it except while it waits in curl_multi_poll, so snapshots (the
+ * targets API) and reloads see consistent state and never wait longer
+ * than one turn. Health fields have their own lock (target.c).
  * Reloads build the new jobs outside the lock (scrape_manager_apply) and
  * leave them as `pending`; the loop switches at its next turn. */
 #include "scraper/scrape.h"
@@ -62,30 +63,28 @@ struct scrape_manager {
     bool has_pending;
 
     bool stopping;
-    struct store_ctx store;
+    struct scrape_worker *worker; /* stores what the loop fetched */
 
     /* Metrics that need no labels from the loop. */
-    struct metrics_counter *bytes_total, *folded_total;
     struct metrics_histogram *lateness;
     struct metrics_gauge *targets_active, *targets_dropped;
 };
 
-static const double duration_buckets[] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60};
 static const double lateness_buckets[] = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-CURLM *manager_multi(struct scrape_manager *m)
+void manager_release_unit(struct scrape_manager *m, struct scrape_unit *u)
 {
-    return m ? m->multi : NULL;
+    fetch_cancel(u, m->multi);
+    worker_forget(m->worker, u);
 }
 
-static void count_scrape(struct scrape_manager *m, const char *profile,
-                         const char *result)
+void manager_count_scrape(struct metrics_registry *r, const char *profile,
+                          const char *result)
 {
     metrics_counter_add(
-        metrics_counter(m->o.metrics, "kiln_scrapes_total",
+        metrics_counter(r, "kiln_scrapes_total",
                         "Scrapes by profile type and result (success, "
                         "error, not_found, skipped).",
                         "profile", profile, "result", result, NULL),
@@ -95,10 +94,11 @@ static void count_scrape(struct scrape_manager *m, const char *profile,
 /* ---- Jobs and configurations ----------------------------------------------
  */
 
-static void free_jobs(struct scrape_job **jobs, size_t n, CURLM *multi)
+static void free_jobs(struct scrape_job **jobs, size_t n,
+                      struct scrape_manager *m)
 {
     for (size_t i = 0; i < n; i++)
-        job_free(jobs[i], multi);
+        job_free(jobs[i], m);
     free(jobs);
 }
 
@@ -138,7 +138,7 @@ static void switch_config(struct scrape_manager *m)
     for (size_t i = 0; i < m->n_jobs; i++)
         job_sync(m->jobs[i], m,
                  find_job(old, n_old, m->jobs[i]->cfg->job_name));
-    free_jobs(old, n_old, m->multi);
+    free_jobs(old, n_old, m);
     scrape_config_free(old_cfg);
     update_target_gauges(m);
     log_msgf(LOG_LEVEL_INFO, "scrape", "Configuration applied: %zu jobs",
@@ -166,7 +166,7 @@ static void start_unit(struct scrape_manager *m, struct scrape_unit *u,
     /* A `seconds` unit chains: its next start is set when this one ends. */
     u->next_ms = u->seconds ? INT64_MAX : next_tick(u, now_ms + 1);
     if (!fetch_start(u, m->multi, m->o.body_limit, m->user_agent)) {
-        count_scrape(m, u->name, "error");
+        manager_count_scrape(m->o.metrics, u->name, "error");
         if (u->seconds)
             u->next_ms = next_tick(u, now_ms + 1);
     }
@@ -203,57 +203,34 @@ static void skip_missed(struct scrape_manager *m, struct scrape_unit *u,
     int64_t first = next_tick(u, now_ms);
     int64_t missed = (first - u->next_ms) / u->target->interval_ms;
     for (int64_t i = 0; i < missed; i++)
-        count_scrape(m, u->name, "skipped");
+        manager_count_scrape(m->o.metrics, u->name, "skipped");
     u->next_ms = first;
 }
 
-/* Step 4: a transfer ended. */
-static void finish_unit(struct scrape_manager *m, struct scrape_unit *u,
-                        CURLcode code)
+/* A transfer ended; its unit is idle. Its next start is set here, and a
+ * `seconds` unit's next window starts at once when due: the gap between
+ * windows is then the network's round trip, not the time spent storing. */
+static void reschedule(struct scrape_manager *m, struct scrape_unit *u,
+                       const struct scrape_result *r)
 {
-    int64_t now_ms = kb_now_ms();
-    char msg[KB_ERR_MSG_MAX + 64];
-    bool not_found = false;
-    bool ok = fetch_finish(u, m->multi, code, msg, sizeof(msg), &not_found);
-    metrics_counter_add(m->bytes_total, (double)u->body.len);
-    if (ok) {
-        struct kb_err err;
-        if (store_profile(&m->store, u, now_ms, &err) != KB_OK) {
-            ok = false;
-            snprintf(msg, sizeof(msg), "%s", err.msg);
-        }
-    }
-    bool was_down = u->health == SCRAPE_HEALTH_DOWN;
-    unit_set_result(u, now_ms, ok, not_found, msg);
-    store_health(&m->store, u, ok, u->last_duration_s, now_ms);
-    buf_free(&u->body); /* idle units hold no body memory */
-    buf_init(&u->body, BUF_NO_LIMIT);
-
-    count_scrape(m, u->name,
-                 ok          ? "success"
-                 : not_found ? "not_found"
-                             : "error");
-    metrics_histogram_observe(
-        metrics_histogram(m->o.metrics, "kiln_scrape_duration_seconds",
-                          "Duration of scrapes (for profile types that take "
-                          "a window, the window included).",
-                          duration_buckets, N_OF(duration_buckets), "profile",
-                          u->name, NULL),
-        u->last_duration_s);
-    if (!ok && !was_down)
-        log_warn("scrape", "Scrape failed", "url", u->url, "err", msg, NULL);
-    else if (ok && was_down)
-        log_info("scrape", "Scrape recovered", "url", u->url, NULL);
-
-    if (u->seconds) /* the next window starts where this one ended */
-        u->next_ms = ok ? (now_ms > u->started_ms + u->target->interval_ms
-                               ? now_ms
-                               : u->started_ms + u->target->interval_ms)
-                        : next_tick(u, now_ms);
-    else
+    int64_t now_ms = r->done_ms;
+    if (!u->seconds) {
         skip_missed(m, u, now_ms);
+        return;
+    }
+    if (!r->ok) {
+        u->next_ms = next_tick(u, now_ms);
+        return;
+    }
+    int64_t after = r->started_ms + u->target->interval_ms;
+    u->next_ms = now_ms > after ? now_ms : after;
+    if (u->next_ms <= now_ms)
+        start_unit(m, u, now_ms);
 }
 
+/* Step 4: every transfer that ended: take it off its unit, reschedule
+ * the unit (which may start its next window at once) and hand the result
+ * to the store worker. */
 static void drain_done(struct scrape_manager *m)
 {
     CURLMsg *msg;
@@ -263,7 +240,13 @@ static void drain_done(struct scrape_manager *m)
             continue;
         struct scrape_unit *u = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&u);
-        finish_unit(m, u, msg->data.result);
+        struct scrape_result r;
+        fetch_finish(u, m->multi, msg->data.result, &r);
+        r.done_ms = kb_now_ms();
+        r.labels = labels_dup(u->target->labels);
+        r.interval_ms = u->target->interval_ms;
+        reschedule(m, u, &r);
+        worker_push(m->worker, &r);
     }
 }
 
@@ -291,17 +274,8 @@ static int loop_turn(struct scrape_manager *m, struct curl_waitfd *fds,
     int running = 0;
     curl_multi_perform(m->multi, &running);
     drain_done(m);
-    metrics_counter_add(m->folded_total, (double)m->store.folded_sets);
-    m->store.folded_sets = 0;
 
     now_ms = kb_now_ms();
-    if (m->store.app) {
-        int64_t due = m->store.app_opened_ms + SCRAPE_COMMIT_INTERVAL_MS;
-        if (due <= now_ms)
-            store_commit(&m->store);
-        else if (due < next_ms)
-            next_ms = due;
-    }
     int timeout = next_ms <= now_ms ? 0 : (int)(next_ms - now_ms);
     *n_fds = 0;
     for (size_t i = 0; i < m->n_jobs; i++)
@@ -321,11 +295,12 @@ static void *loop_main(void *arg)
         curl_multi_poll(m->multi, fds, n_fds, timeout, NULL);
         pthread_mutex_lock(&m->lock);
     }
-    /* Cancel what runs, keep what was appended. */
-    free_jobs(m->jobs, m->n_jobs, m->multi);
+    /* Store what was fetched, then cancel what runs. */
+    worker_stop(m->worker);
+    m->worker = NULL;
+    free_jobs(m->jobs, m->n_jobs, m);
     m->jobs = NULL;
     m->n_jobs = 0;
-    store_commit(&m->store);
     pthread_mutex_unlock(&m->lock);
     return NULL;
 }
@@ -342,12 +317,8 @@ enum kb_status scrape_manager_start(const struct scrape_options *o,
     m->o = *o;
     if (!m->o.body_limit)
         m->o.body_limit = SCRAPE_BODY_LIMIT_DEFAULT;
-    if (!m->o.max_label_sets)
-        m->o.max_label_sets = SCRAPE_LABEL_SETS_DEFAULT;
     m->user_agent = kb_strdup(o->user_agent ? o->user_agent : "Kiln");
     m->o.user_agent = m->user_agent;
-    m->store.db = o->db;
-    m->store.max_label_sets = m->o.max_label_sets;
     m->multi = curl_multi_init();
     if (!m->multi) {
         free(m->user_agent);
@@ -359,13 +330,17 @@ enum kb_status scrape_manager_start(const struct scrape_options *o,
      * (one per profile type in flight is plenty). */
     curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
     struct metrics_registry *r = o->metrics;
-    m->bytes_total = metrics_counter(r, "kiln_scrape_body_bytes_total",
-                                     "Bytes of scraped response bodies.", NULL);
-    m->folded_total = metrics_counter(
-        r, "kiln_scrape_sample_label_sets_folded_total",
-        "Sample label sets past the per-target limit, stored without their "
-        "labels.",
-        NULL);
+    struct worker_metrics wm = {
+        .registry = r,
+        .bytes_total =
+            metrics_counter(r, "kiln_scrape_body_bytes_total",
+                            "Bytes of scraped response bodies.", NULL),
+        .folded_total = metrics_counter(
+            r, "kiln_scrape_sample_label_sets_folded_total",
+            "Sample label sets past the per-target limit, stored without "
+            "their labels.",
+            NULL),
+    };
     m->lateness = metrics_histogram(
         r, "kiln_scrape_lateness_seconds",
         "How late scrapes start after the time their schedule gives.",
@@ -375,9 +350,19 @@ enum kb_status scrape_manager_start(const struct scrape_options *o,
     m->targets_dropped =
         metrics_gauge(r, "kiln_scrape_targets_dropped",
                       "Discovered targets that relabeling dropped.", NULL);
+    enum kb_status st =
+        worker_start(o->db, m->o.max_label_sets, &wm, &m->worker, err);
+    if (st != KB_OK) {
+        curl_multi_cleanup(m->multi);
+        free(m->user_agent);
+        free(m);
+        curl_global_cleanup();
+        return st;
+    }
     pthread_mutex_init(&m->lock, NULL);
     int rc = pthread_create(&m->thread, NULL, loop_main, m);
     if (rc != 0) {
+        worker_stop(m->worker);
         curl_multi_cleanup(m->multi);
         pthread_mutex_destroy(&m->lock);
         free(m->user_agent);

@@ -31,7 +31,9 @@ struct scrape_options {
     struct tsdb *db;                  /* where profiles go (borrowed) */
     struct metrics_registry *metrics; /* Kiln's own metrics (borrowed) */
     size_t body_limit;                /* 0: SCRAPE_BODY_LIMIT_DEFAULT */
-    size_t max_label_sets;            /* 0: SCRAPE_LABEL_SETS_DEFAULT */
+    size_t max_label_sets;            /* sample label sets stored per
+                                         target and profile type; 0:
+                                         none (every sample unlabeled) */
     const char *user_agent;           /* "Kiln/<version>" */
 };
 

@@ -8,7 +8,8 @@ scraper_libkilnscrape_a_SOURCES = \
 	scraper/scrape.h scraper/scrape_int.h \
 	scraper/store.c \
 	scraper/target.c \
-	scraper/targets.c scraper/targets.h
+	scraper/targets.c scraper/targets.h \
+	scraper/worker.c
 scraper_libkilnscrape_a_CFLAGS = $(KILN_CFLAGS) $(CURL_CFLAGS) \
 	$(PCRE2_CFLAGS) $(JANSSON_CFLAGS)
 

@@ -7,13 +7,17 @@
  *   target.c   a target and its units (one per profile type): URLs,
  *              schedule, health, snapshot entries;
  *   fetch.c    one HTTP request of a unit on libcurl (body limit, errors);
+ *   worker.c   the store worker: the thread that runs store.c on
+ *              finished requests, in order, off the loop thread;
  *   store.c    a finished response into the database (decode, keep the
  *              configured sample types, delta, sample labels, `up`).
  *
  * Ownership: the manager owns its jobs; a job owns its targets; a target
- * owns its units. Everything here is touched only with the manager's lock
- * held (the loop thread holds it except while it waits in
- * curl_multi_poll), so none of these structs has a lock of its own. */
+ * owns its units. Jobs, targets and units' scheduling fields are touched
+ * only with the manager's lock held (the loop thread holds it except while
+ * it waits in curl_multi_poll). A unit's health fields are guarded by the
+ * health lock of target.c; its delta state and label sets belong to the
+ * store worker (worker.c says how units stay alive for it). */
 #ifndef KILN_SCRAPER_SCRAPE_INT_H
 #define KILN_SCRAPER_SCRAPE_INT_H
 
@@ -33,6 +37,7 @@ struct hmap;
 struct scrape_manager;
 struct scrape_config_job;
 struct scrape_delta;
+struct tsdb;
 struct tsdb_appender;
 struct disc_file_sd;
 struct disc_k8s;
@@ -61,10 +66,13 @@ struct scrape_unit {
     char errbuf[CURL_ERROR_SIZE];
     bool too_big; /* the body passed the limit: aborted */
 
-    /* Cumulative endpoints: the previous scrape, for deltas. */
+    /* Store worker's: cumulative endpoints' previous scrape, for deltas. */
     struct scrape_delta *delta_state;
+    /* The sample label sets stored so far (labels text -> 1), at most
+     * store_ctx.max_label_sets. */
+    struct hmap *label_sets;
 
-    /* Health. */
+    /* Health, under target.c's health lock. */
     enum scrape_health health;
     bool not_found; /* the last scrape got a 404 */
     char *last_error;
@@ -120,8 +128,9 @@ struct scrape_job {
 enum kb_status job_new(const struct scrape_config_job *cfg,
                        const char *config_dir, struct scrape_job **out,
                        struct kb_err *err);
-/* Free a job and its targets, cancelling their requests on `multi`. */
-void job_free(struct scrape_job *j, CURLM *multi);
+/* Free a job and its targets, releasing their units from `m` (NULL for a
+ * job that never ran). */
+void job_free(struct scrape_job *j, struct scrape_manager *m);
 /* Poll the job's providers; mark the job dirty when groups changed. */
 void job_poll(struct scrape_job *j);
 /* Add the job's provider descriptors to fds[*n..max) and lower *timeout_ms
@@ -146,26 +155,39 @@ struct scrape_target *target_new(struct scrape_job *j,
  * URL move from `old` to `t` with their schedule, health, delta state and
  * running request. What stays in `old` is freed with it later. */
 void target_adopt(struct scrape_target *t, struct scrape_target *old,
-                  CURLM *multi);
-void target_free(struct scrape_target *t, CURLM *multi);
+                  struct scrape_manager *m);
+void target_free(struct scrape_target *t, struct scrape_manager *m);
 /* Fill a snapshot entry (active). */
 void target_snapshot(const struct scrape_target *t,
                      struct scrape_target_info *out);
-/* Set the unit's health after a scrape that started at unit->started_ms. */
-void unit_set_result(struct scrape_unit *u, int64_t now_ms, bool ok,
-                     bool not_found, const char *error);
+/* A finished request, taken off its unit (which may already run its next
+ * one): what store.c and the unit's health need. */
+struct scrape_result {
+    struct scrape_unit *u;
+    struct labels *labels; /* a copy of the target's labels */
+    int64_t interval_ms;   /* the target's */
+    struct buf body;
+    int64_t started_ms, done_ms;
+    bool ok;        /* HTTP 200 with a whole body (store.c may still fail) */
+    bool not_found; /* HTTP 404 */
+    char msg[KB_ERR_MSG_MAX + 64]; /* why not ok; "" when ok */
+};
+
+/* Set the unit's health after a scrape that ran from started_ms to now
+ * (under the health lock); returns whether the unit was down before. */
+bool unit_set_result(struct scrape_unit *u, int64_t started_ms, int64_t now_ms,
+                     bool ok, bool not_found, const char *error);
 
 /* fetch.c */
 /* Start the unit's request on `multi`. false (with the unit's health set
  * to down) when libcurl refused. */
 bool fetch_start(struct scrape_unit *u, CURLM *multi, size_t body_limit,
                  const char *user_agent);
-/* The request ended with `code`: the unit's result, an error message
- * ("" on success) in `msg`. Returns true when the body is a profile to
- * store; *not_found is set for HTTP 404. Detaches and frees the easy
- * handle. */
-bool fetch_finish(struct scrape_unit *u, CURLM *multi, CURLcode code, char *msg,
-                  size_t msg_size, bool *not_found);
+/* The request ended with `code`: fill `r` (the body moves from the unit
+ * to r->body, which the caller frees), detach and free the easy handle.
+ * The unit is idle afterwards. */
+void fetch_finish(struct scrape_unit *u, CURLM *multi, CURLcode code,
+                  struct scrape_result *r);
 /* Cancel a running request (if any). */
 void fetch_cancel(struct scrape_unit *u, CURLM *multi);
 
@@ -177,19 +199,42 @@ struct store_ctx {
     int64_t app_opened_ms;
     uint64_t folded_sets; /* sample label sets folded past the limit */
 };
-/* Decode the unit's body and append what it holds to the open batch
+/* Decode the result's body and append what it holds to the open batch
  * (opening one if needed). KB_OK when the profile was understood (also
  * when nothing is stored, as for a first cumulative scrape); else the
  * error says why and nothing of it is in the batch. */
-enum kb_status store_profile(struct store_ctx *s, struct scrape_unit *u,
-                             int64_t now_ms, struct kb_err *err);
-/* Append `up` and `scrape_duration_seconds` for the unit. */
-void store_health(struct store_ctx *s, struct scrape_unit *u, bool up,
-                  double duration_s, int64_t now_ms);
+enum kb_status store_profile(struct store_ctx *s, const struct scrape_result *r,
+                             struct kb_err *err);
+/* Append `up` (`up` is 1 or 0) and `scrape_duration_seconds` for the
+ * result's unit, at the scrape's start. */
+void store_health(struct store_ctx *s, const struct scrape_result *r, bool up);
 /* Commit the open batch, if any. */
 void store_commit(struct store_ctx *s);
 
-/* manager.c: the things job.c and target.c need from the manager. */
-CURLM *manager_multi(struct scrape_manager *m);
+/* worker.c */
+struct scrape_worker;
+struct metrics_registry;
+struct metrics_counter;
+struct worker_metrics {
+    struct metrics_registry *registry;
+    struct metrics_counter *bytes_total, *folded_total;
+};
+enum kb_status worker_start(struct tsdb *db, size_t max_label_sets,
+                            const struct worker_metrics *met,
+                            struct scrape_worker **out, struct kb_err *err);
+/* Queue `r` (taken: *r is zeroed) for storing. */
+void worker_push(struct scrape_worker *w, struct scrape_result *r);
+/* Drop the queued results of `u` and wait while the worker handles one;
+ * after it, the worker holds nothing of `u`. NULL `w` is allowed. */
+void worker_forget(struct scrape_worker *w, struct scrape_unit *u);
+/* Store everything queued, commit, join the thread, free. */
+void worker_stop(struct scrape_worker *w);
+
+/* manager.c: what the other files need from the manager. Before a unit
+ * is freed: cancel its request and make the store worker forget it. */
+void manager_release_unit(struct scrape_manager *m, struct scrape_unit *u);
+/* Count a scrape in kiln_scrapes_total{profile, result}. */
+void manager_count_scrape(struct metrics_registry *r, const char *profile,
+                          const char *result);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include <string.h>
 
+#include "base/hmap.h"
 #include "base/labels.h"
 #include "base/log.h"
 #include "pprof/profile.h"
@@ -74,7 +75,8 @@ static enum kb_status series_labels(const struct labels *base,
 }
 
 /* Append the kept sample types of `p` with the extra labels `extra`. */
-static enum kb_status append_part(struct store_ctx *s, struct scrape_unit *u,
+static enum kb_status append_part(struct store_ctx *s,
+                                  const struct scrape_result *r,
                                   const struct pprof_profile *p,
                                   const struct labels *extra, int64_t t_ms,
                                   int64_t duration_ns, struct kb_err *err)
@@ -83,15 +85,15 @@ static enum kb_status append_part(struct store_ctx *s, struct scrape_unit *u,
     buf_init(&id, BUF_NO_LIMIT);
     enum kb_status st = KB_OK;
     for (size_t i = 0; i < p->n_sample_types && st == KB_OK; i++) {
-        if (!kept(u, p, i))
+        if (!kept(r->u, p, i))
             continue;
         struct labels *ls = NULL;
         buf_reset(&id);
-        if ((st = tsdb_type_id(p, i, u->type_prefix, &id)) != KB_OK) {
+        if ((st = tsdb_type_id(p, i, r->u->type_prefix, &id)) != KB_OK) {
             kb_errf(err, st, "sample type %zu: bad type or unit", i);
             break;
         }
-        st = series_labels(u->target->labels, extra, buf_cstr(&id), &ls, err);
+        st = series_labels(r->labels, extra, buf_cstr(&id), &ls, err);
         if (st == KB_OK)
             st = tsdb_append_profile(s->app, ls, t_ms, duration_ns, p, i, err);
         labels_free(ls);
@@ -100,33 +102,83 @@ static enum kb_status append_part(struct store_ctx *s, struct scrape_unit *u,
     return st;
 }
 
-/* Split by sample labels and append every part. */
-static enum kb_status append_profile(struct store_ctx *s, struct scrape_unit *u,
+/* Whether the unit may store a series with the extra labels `extra`: a
+ * set it stored before, or a new one while it has stored fewer than
+ * `max` sets (remembered then). */
+static bool set_allowed(struct scrape_unit *u, const struct labels *extra,
+                        size_t max)
+{
+    struct buf key;
+    buf_init(&key, BUF_NO_LIMIT);
+    (void)labels_format(extra, &key);
+    if (!u->label_sets)
+        u->label_sets = hmap_new(0);
+    bool ok = hmap_get(u->label_sets, key.data, key.len) != NULL;
+    if (!ok && hmap_count(u->label_sets) < max) {
+        bool found;
+        *hmap_put(u->label_sets, key.data, key.len, &found) = 1;
+        ok = true;
+    }
+    buf_free(&key);
+    return ok;
+}
+
+/* Split by sample labels and append every part. A target has at most
+ * max_label_sets label sets per profile type over its life: the samples
+ * of later sets are merged into the unlabeled part (and counted). */
+static enum kb_status append_profile(struct store_ctx *s,
+                                     const struct scrape_result *r,
                                      const struct pprof_profile *p,
                                      int64_t t_ms, int64_t duration_ns,
                                      struct kb_err *err)
 {
+    struct scrape_unit *u = r->u;
     struct scrape_label_split *parts = NULL;
     size_t n = 0, folded = 0;
-    enum kb_status st = scrape_split_by_labels(
-        p, u->target->labels, s->max_label_sets, &parts, &n, &folded, err);
+    enum kb_status st = scrape_split_by_labels(p, r->labels, s->max_label_sets,
+                                               &parts, &n, &folded, err);
     if (st != KB_OK)
         return st;
+    const struct pprof_profile *plain = NULL; /* the unlabeled part */
+    struct pprof_merger *fold = NULL;
+    for (size_t i = 0; i < n && st == KB_OK; i++) {
+        if (labels_count(parts[i].extra) == 0) {
+            plain = parts[i].profile;
+        } else if (set_allowed(u, parts[i].extra, s->max_label_sets)) {
+            st = append_part(s, r, parts[i].profile, parts[i].extra, t_ms,
+                             duration_ns, err);
+        } else {
+            if (!fold)
+                fold = pprof_merger_new();
+            st = pprof_merger_add(fold, parts[i].profile, err);
+            folded++;
+        }
+    }
     s->folded_sets += folded;
-    for (size_t i = 0; i < n && st == KB_OK; i++)
-        st = append_part(s, u, parts[i].profile, parts[i].extra, t_ms,
-                         duration_ns, err);
+    if (st == KB_OK && fold) {
+        if (plain)
+            st = pprof_merger_add(fold, plain, err);
+        struct pprof_profile *merged = pprof_merger_finish(fold);
+        fold = NULL;
+        if (st == KB_OK && merged)
+            st = append_part(s, r, merged, NULL, t_ms, duration_ns, err);
+        pprof_free(merged);
+    } else if (st == KB_OK && plain) {
+        st = append_part(s, r, plain, NULL, t_ms, duration_ns, err);
+    }
+    pprof_merger_free(fold);
     scrape_label_split_free(parts, n);
     return st;
 }
 
-enum kb_status store_profile(struct store_ctx *s, struct scrape_unit *u,
-                             int64_t now_ms, struct kb_err *err)
+enum kb_status store_profile(struct store_ctx *s, const struct scrape_result *r,
+                             struct kb_err *err)
 {
+    struct scrape_unit *u = r->u;
     struct pprof_limits lim;
     pprof_limits_default(&lim);
     struct pprof_profile *p = NULL, *delta = NULL;
-    enum kb_status st = pprof_decode(u->body.data, u->body.len, &lim, &p, err);
+    enum kb_status st = pprof_decode(r->body.data, r->body.len, &lim, &p, err);
     if (st != KB_OK)
         return kb_err_prefix(err, "decode");
     size_t n_kept = 0;
@@ -138,56 +190,56 @@ enum kb_status store_profile(struct store_ctx *s, struct scrape_unit *u,
         goto done;
     }
 
-    int64_t t_ms = u->started_ms, duration_ns = 0;
+    int64_t t_ms = r->started_ms, duration_ns = 0;
     const struct pprof_profile *out = p;
     if (u->seconds) {
-        duration_ns = p->duration_nanos > 0
-                          ? p->duration_nanos
-                          : u->target->interval_ms * INT64_C(1000000);
-        t_ms = u->started_ms + duration_ns / 1000000;
+        duration_ns = p->duration_nanos > 0 ? p->duration_nanos
+                                            : r->interval_ms * INT64_C(1000000);
+        t_ms = r->started_ms + duration_ns / 1000000;
     } else if (u->delta) {
         if (!u->delta_state)
             u->delta_state =
                 scrape_delta_new((const char *const *)u->keep, u->n_keep);
-        st = scrape_delta_next(u->delta_state, p, u->started_ms, &delta, err);
+        st = scrape_delta_next(u->delta_state, p, r->started_ms, &delta, err);
         if (st != KB_OK || !delta) /* an error, or the first scrape */
             goto done;
         out = delta;
         duration_ns = delta->duration_nanos;
     }
-    open_batch(s, now_ms);
-    st = append_profile(s, u, out, t_ms, duration_ns, err);
+    open_batch(s, r->done_ms);
+    st = append_profile(s, r, out, t_ms, duration_ns, err);
 done:
     pprof_free(delta);
     pprof_free(p);
     return st;
 }
 
-/* Append float `v` to the series `name`{target labels, profile=unit}. */
-static void append_float(struct store_ctx *s, struct scrape_unit *u,
-                         const char *name, double v)
+/* Append float `v` at `t_ms` to the series `name`{target labels,
+ * profile=unit}. */
+static void append_float(struct store_ctx *s, const struct scrape_result *r,
+                         const char *name, int64_t t_ms, double v)
 {
     struct kb_err err;
     struct labels *extra = NULL, *ls = NULL;
     enum kb_status st =
-        labels_from_strings(&extra, &err, "profile", u->name, NULL);
+        labels_from_strings(&extra, &err, "profile", r->u->name, NULL);
     if (st == KB_OK)
-        st = series_labels(u->target->labels, extra, name, &ls, &err);
+        st = series_labels(r->labels, extra, name, &ls, &err);
     if (st == KB_OK)
-        st = tsdb_append_float(s->app, ls, u->started_ms, v, &err);
+        st = tsdb_append_float(s->app, ls, t_ms, v, &err);
     if (st != KB_OK)
         log_warn("scrape", "Appending a health sample failed", "series", name,
-                 "target", u->url, "err", err.msg, NULL);
+                 "target", r->u->url, "err", err.msg, NULL);
     labels_free(extra);
     labels_free(ls);
 }
 
-void store_health(struct store_ctx *s, struct scrape_unit *u, bool up,
-                  double duration_s, int64_t now_ms)
+void store_health(struct store_ctx *s, const struct scrape_result *r, bool up)
 {
-    open_batch(s, now_ms);
-    append_float(s, u, "up", up ? 1 : 0);
-    append_float(s, u, "scrape_duration_seconds", duration_s);
+    open_batch(s, r->done_ms);
+    append_float(s, r, "up", r->started_ms, up ? 1 : 0);
+    append_float(s, r, "scrape_duration_seconds", r->started_ms,
+                 (double)(r->done_ms - r->started_ms) / 1000.0);
 }
 
 void store_commit(struct store_ctx *s)

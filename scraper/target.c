@@ -14,9 +14,14 @@
  *
  * State that must survive rediscovery lives in the unit (schedule, running
  * request, health, the previous cumulative profile): target_adopt moves
- * units from the old incarnation of a target to the new one. */
+ * units from the old incarnation of a target to the new one, when their
+ * name, URL, kind and kept sample types are the same.
+ *
+ * Health fields are written by the store worker and read by snapshots,
+ * under health_lock below. */
 #include "scraper/scrape_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,11 +104,12 @@ static struct scrape_unit *unit_new(struct scrape_target *t,
     return u;
 }
 
-static void unit_free(struct scrape_unit *u, CURLM *multi)
+static void unit_free(struct scrape_unit *u, struct scrape_manager *m)
 {
     if (!u)
         return;
-    fetch_cancel(u, multi);
+    if (m)
+        manager_release_unit(m, u);
     free(u->name);
     free(u->type_prefix);
     free(u->url);
@@ -112,6 +118,7 @@ static void unit_free(struct scrape_unit *u, CURLM *multi)
     free(u->keep);
     buf_free(&u->body);
     scrape_delta_free(u->delta_state);
+    hmap_free(u->label_sets);
     free(u->last_error);
     free(u);
 }
@@ -164,27 +171,25 @@ struct scrape_target *target_new(struct scrape_job *j,
 
 static bool unit_same(const struct scrape_unit *a, const struct scrape_unit *b)
 {
-    return strcmp(a->name, b->name) == 0 && strcmp(a->url, b->url) == 0 &&
-           a->delta == b->delta && a->seconds == b->seconds;
+    if (strcmp(a->name, b->name) != 0 || strcmp(a->url, b->url) != 0 ||
+        a->delta != b->delta || a->seconds != b->seconds ||
+        a->n_keep != b->n_keep)
+        return false;
+    for (size_t i = 0; i < a->n_keep; i++)
+        if (strcmp(a->keep[i], b->keep[i]) != 0)
+            return false;
+    return true;
 }
 
 void target_adopt(struct scrape_target *t, struct scrape_target *old,
-                  CURLM *multi)
+                  struct scrape_manager *m)
 {
     for (size_t i = 0; i < t->n_units; i++) {
         for (size_t k = 0; k < old->n_units; k++) {
             struct scrape_unit *o = old->units[k];
             if (!o || !unit_same(t->units[i], o))
                 continue;
-            /* Same keep list or not, the state carries over: the kept
-             * sample types apply from the next scrape on. */
-            char **keep = o->keep;
-            size_t n_keep = o->n_keep;
-            o->keep = t->units[i]->keep;
-            o->n_keep = t->units[i]->n_keep;
-            t->units[i]->keep = keep;
-            t->units[i]->n_keep = n_keep;
-            unit_free(t->units[i], multi);
+            unit_free(t->units[i], m);
             o->target = t;
             t->units[i] = o;
             old->units[k] = NULL;
@@ -193,12 +198,12 @@ void target_adopt(struct scrape_target *t, struct scrape_target *old,
     }
 }
 
-void target_free(struct scrape_target *t, CURLM *multi)
+void target_free(struct scrape_target *t, struct scrape_manager *m)
 {
     if (!t)
         return;
     for (size_t i = 0; i < t->n_units; i++)
-        unit_free(t->units[i], multi);
+        unit_free(t->units[i], m);
     free(t->units);
     free(t->key);
     labels_free(t->labels);
@@ -208,15 +213,26 @@ void target_free(struct scrape_target *t, CURLM *multi)
     free(t);
 }
 
-void unit_set_result(struct scrape_unit *u, int64_t now_ms, bool ok,
-                     bool not_found, const char *error)
+/* Guards every unit's health fields: the store worker writes them, the
+ * targets API reads them. One lock for the process: health changes are
+ * rare and short. */
+static pthread_mutex_t health_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool unit_set_result(struct scrape_unit *u, int64_t started_ms, int64_t now_ms,
+                     bool ok, bool not_found, const char *error)
 {
+    char *msg = kb_strdup(ok ? "" : error);
+    pthread_mutex_lock(&health_lock);
+    bool was_down = u->health == SCRAPE_HEALTH_DOWN;
     u->health = ok ? SCRAPE_HEALTH_UP : SCRAPE_HEALTH_DOWN;
     u->not_found = not_found;
-    free(u->last_error);
-    u->last_error = kb_strdup(ok ? "" : error);
-    u->last_scrape_ms = u->started_ms;
-    u->last_duration_s = (double)(now_ms - u->started_ms) / 1000.0;
+    char *old = u->last_error;
+    u->last_error = msg;
+    u->last_scrape_ms = started_ms;
+    u->last_duration_s = (double)(now_ms - started_ms) / 1000.0;
+    pthread_mutex_unlock(&health_lock);
+    free(old);
+    return was_down;
 }
 
 /* ---- Snapshots ------------------------------------------------------------
@@ -235,6 +251,7 @@ void target_snapshot(const struct scrape_target *t,
     out->profiles = kb_calloc(t->n_units + 1, sizeof(*out->profiles));
     out->n_profiles = t->n_units;
 
+    pthread_mutex_lock(&health_lock);
     const struct scrape_unit *latest = NULL, *failed = NULL;
     bool any_up = false, any_down = false, any_404 = false;
     for (size_t i = 0; i < t->n_units; i++) {
@@ -269,4 +286,5 @@ void target_snapshot(const struct scrape_target *t,
     out->last_error = kb_strdup(shown ? shown->last_error : "");
     out->last_scrape_ms = shown ? shown->last_scrape_ms : 0;
     out->last_duration_s = shown ? shown->last_duration_s : 0;
+    pthread_mutex_unlock(&health_lock);
 }

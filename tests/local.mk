@@ -18,10 +18,14 @@ TESTS += \
 	tests/e2e/server_cli.sh \
 	tests/e2e/server_scrape.sh \
 	tests/e2e/server_reload.sh \
-	tests/e2e/server_k8s.sh
+	tests/e2e/server_k8s.sh \
+	tests/e2e/server_bad_targets.sh \
+	tests/e2e/server_crash.sh
 EXTRA_DIST += \
 	tests/e2e/server_lib.sh \
 	tests/e2e/server_k8s.sh \
+	tests/e2e/server_bad_targets.sh \
+	tests/e2e/server_crash.sh \
 	tests/e2e/server_cli.sh \
 	tests/e2e/server_scrape.sh \
 	tests/e2e/server_reload.sh \

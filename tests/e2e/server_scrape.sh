@@ -29,7 +29,7 @@ fi
 
 # A free loopback port: nothing answers on it.
 free_port() {
-    fp=$((20000 + ($$ * 7 + $1 * 131) % 30000))
+    fp=$((22000 + ($$ * 7 + $1 * 131) % 10000)) # below the ephemeral range
     # curl exits 7 when nothing listens; anything else means taken.
     while curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$fp/"; [ $? -ne 7 ]; do
         fp=$((fp + 1))
@@ -66,7 +66,9 @@ scrape_configs:
         labels: {env: test}
 EOF
 db=$tmp/db
-if ! start_kiln "$tmp/kiln.yml" "$db"; then
+# At most 2 sample label sets per target and type: the demo's threads
+# profile labels each thread's sample with its name (more than 2).
+if ! start_kiln "$tmp/kiln.yml" "$db" --scrape.sample-label-sets=2; then
     not_ok "kiln starts and becomes ready"
     diag_file "$tmp/kiln.log" 40
     tap_done
@@ -269,6 +271,19 @@ for s in 'inuse_space{job="goapp"}' 'goroutines{job="goapp"}' \
         not_ok "stored: $s ($n profiles)"
     fi
 done
+# Sample labels: the demo's thread names became series labels, two sets
+# of them, and the rest were folded into the series without the label.
+"$KILNCTL" tsdb dump "$db" --match='threads{job="demo"}' >"$tmp/threads" 2>&1
+labeled=$(sed 's/} .*/}/' "$tmp/threads" | sort -u | grep -c 'thread="')
+plain=$(sed 's/} .*/}/' "$tmp/threads" | sort -u | grep -vc 'thread="')
+folded=$(awk '$1 == "kiln_scrape_sample_label_sets_folded_total" { print $2 }' \
+    "$tmp/metrics")
+if [ "$labeled" = 2 ] && [ "$plain" = 1 ] && [ "${folded:-0}" != 0 ]; then
+    ok "sample labels: 2 thread-labeled series, 1 folded series ($folded sets folded)"
+else
+    not_ok "sample labels: 2 labeled series and 1 folded ($labeled, $plain, folded=$folded)"
+    sed 's/} .*/}/' "$tmp/threads" | sort -u | head -10 | sed 's/^/# /'
+fi
 "$KILNCTL" tsdb dump "$db" --match='up{job="goapp",profile="cpu"}' \
     >"$tmp/up" 2>&1
 if [ "$(wc -l <"$tmp/up")" -ge 9 ] && ! awk '$NF != 1' "$tmp/up" | grep -q .; then
