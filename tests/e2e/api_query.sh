@@ -394,6 +394,13 @@ else
     not_ok "kilnctl query range without --end and --step is a usage error (rc $rc)"
 fi
 
+# Last, as a failure here may take the server down: nothing in range.
+api GET query_range "$tmp/r.json" --data-urlencode 'query=up' \
+    --data-urlencode 'start=0' --data-urlencode 'end=10' \
+    --data-urlencode 'step=1' >/dev/null
+expect_json "query_range over a time without data: an empty matrix" \
+    "$tmp/r.json" . '{"status":"success","data":{"resultType":"matrix","result":[]}}'
+
 if stop_kiln; then
     ok "SIGTERM: kiln exits 0"
 else
