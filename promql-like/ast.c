@@ -4,10 +4,12 @@
  * Design. The function table is generated from PQL_FUNCTION_TABLE in
  * ast.h, so its rows are in enum pql_func_id order: functions[id].id ==
  * id. The printer writes canonical PromQL in Prometheus' layout (its
- * String() methods), with two deliberate differences: numbers are written
- * in the shortest form that reads back to the same double (fixed notation
- * from 1e-6 to below 1e21, exponent notation outside), where Prometheus
- * writes every digit of 1e300; and strings keep non-ASCII UTF-8 as it is.
+ * String() methods), with three deliberate differences: numbers are
+ * written in the shortest form that reads back to the same double (fixed
+ * notation from 1e-6 to below 1e21, exponent notation outside), where
+ * Prometheus writes every digit of 1e300; +Inf is written "Inf", since
+ * "+Inf" would read back as a unary plus where a sign binds differently
+ * (-+Inf ^ x); and strings keep non-ASCII UTF-8 as it is.
  * The printer writes parentheses only where the tree has PQL_PAREN nodes:
  * parsed trees always have them where precedence requires, so printing
  * and parsing again gives an equal tree (test_pql_parser and the fuzz
@@ -155,7 +157,7 @@ static enum kb_status put_number(struct buf *b, double v)
     if (isnan(v))
         return buf_puts(b, "NaN");
     if (isinf(v))
-        return buf_puts(b, v > 0 ? "+Inf" : "-Inf");
+        return buf_puts(b, v > 0 ? "Inf" : "-Inf");
     char e[40];
     for (int prec = 0; prec < 17; prec++) {
         snprintf(e, sizeof(e), "%.*e", prec, v);
