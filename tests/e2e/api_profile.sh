@@ -124,26 +124,30 @@ api() {
     sed -n 1p "$a_out.meta"
 }
 
-# The window ends a few seconds before it is fixed, so that scrapes that
-# end later fall outside it and its content is final.
+# Windows end a few seconds before they are fixed, so that scrapes that
+# end later fall outside them and their content is final.
 settle=6
-# profiles_at_least JOB N: N CPU profiles of JOB end in the window so far.
-profiles_at_least() {
+# profiles_from JOB N FROM: N CPU profiles of JOB end in [FROM, now -
+# settle]; that end is left in $poll_end.
+profiles_from() {
+    poll_end=$(($(date +%s) - settle))
     [ "$(api profile "$tmp/count.json" --data-urlencode \
-        "query=cpu{job=\"$1\"}" --data-urlencode "start=$start_s" \
-        --data-urlencode "end=$(($(date +%s) - settle))")" = 200 ] &&
+        "query=cpu{job=\"$1\"}" --data-urlencode "start=$3" \
+        --data-urlencode "end=$poll_end")" = 200 ] &&
         [ "$(jq .data.profiles "$tmp/count.json")" -ge "$2" ]
 }
-if wait_until 120 profiles_at_least goapp 6 &&
-    wait_until 60 profiles_at_least static 6; then
+# The window [start_s, end_s], split at mid_s for the diff: at least 3
+# goapp profiles on each side, 6 static ones in all.
+if wait_until 120 profiles_from goapp 3 "$start_s" &&
+    mid_s=$poll_end && wait_until 120 profiles_from goapp 3 $((mid_s + 1)) &&
+    wait_until 60 profiles_from static 6 "$start_s"; then
     ok "kiln stored 6 CPU profiles of each target"
 else
     not_ok "kiln stored 6 CPU profiles of each target"
     diag_file "$tmp/count.json"
     diag_file "$tmp/kiln.log" 20
 fi
-end_s=$(($(date +%s) - settle))
-mid_s=$(((start_s + end_s) / 2 + 30))
+end_s=$poll_end
 win="--data-urlencode start=$start_s --data-urlencode end=$end_s"
 
 # 1. static: the API's merge equals go tool pprof merging R N times.
