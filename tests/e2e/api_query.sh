@@ -44,6 +44,7 @@ api() {
     if [ "$a_method" = GET ]; then
         set -- -G "$@"
     fi
+    rm -f "$a_out"
     curl -s --max-time 60 -o "$a_out" -w '%{http_code}' \
         "http://$kiln_addr/api/v1/$a_path" "$@"
 }
@@ -55,8 +56,8 @@ expect_json() {
         ok "$1"
     else
         not_ok "$1"
-        diag "want: $4"
-        diag "got:  $ej_got"
+        diag "want: $(printf '%s' "$4" | cut -c1-300)"
+        diag "got:  $(printf '%s' "$ej_got" | cut -c1-300)"
     fi
 }
 
