@@ -32,3 +32,8 @@ EXTRA_DIST += tests/e2e/api_profile.sh
 # program, read by curl and jq, promtool and kilnctl query.
 TESTS += tests/e2e/api_query.sh
 EXTRA_DIST += tests/e2e/api_query.sh
+
+# Prometheus' time and duration parameters (web/params.c).
+check_PROGRAMS += tests/unit/test_web_params
+tests_unit_test_web_params_LDADD = $(KILN_WEB_LIBS)
+TESTS += tests/unit/test_web_params

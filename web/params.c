@@ -3,14 +3,13 @@
  * parseTimeParam, parseLimitParam), with its error messages, so that a
  * client sees the same answers from Kiln as from Prometheus.
  *
- * Design. A number is tried first (Go's strconv.ParseFloat: decimal or
- * hex, optional exponent), then the textual form (RFC 3339 through
- * base/timefmt, or a Prometheus duration). strtod stands in for
- * ParseFloat; what strtod takes and Go does not (leading spaces) is
- * refused up front, and non-finite numbers, which Go would turn into
- * nonsense times, are refused. Everything is in milliseconds, Kiln's
- * resolution: a fraction is rounded as Prometheus rounds it (the seconds'
- * fraction to the nearest millisecond).
+ * Design. A decimal number is tried first (as Go's strconv.ParseFloat,
+ * with an optional exponent), then the textual form (RFC 3339 through
+ * base/timefmt, or a Prometheus duration). strtod reads the number once
+ * parse_float has checked that it is plain decimal. Everything is in
+ * milliseconds, Kiln's resolution: a time's fraction of a second is rounded
+ * to the nearest millisecond as Prometheus rounds it; a duration is cut
+ * to whole milliseconds.
  *
  * Invariants: every parsed time lies within [WEB_MIN_TIME_MS,
  * WEB_MAX_TIME_MS], so differences of two times fit in uint64. Inputs
@@ -36,11 +35,13 @@
 #define MIN_TIME_TEXT "-292273086-05-16T16:47:06Z"
 #define MAX_TIME_TEXT "292277025-08-18T07:12:54.999999999Z"
 
-/* Parse all of `s` as a Go float: false unless the whole string is a
- * number (NaN and infinities included, as Go takes them). */
+/* Parse all of `s` as a decimal float ("12", "-1.25", "1.7e9"): false
+ * unless the whole string is one. Go's ParseFloat also takes hex floats,
+ * "Inf" and "NaN", which make no sense as times or durations and are
+ * refused here (strtod alone would also take spaces and "0x10"). */
 static bool parse_float(const char *s, double *out)
 {
-    if (s[0] == '\0' || strchr(" \t\n\v\f\r", s[0]) != NULL)
+    if (s[0] == '\0' || strspn(s, "0123456789+-.eE") != strlen(s))
         return false;
     errno = 0;
     char *end;
@@ -55,7 +56,7 @@ enum kb_status web_parse_time(const char *s, int64_t *ms, struct kb_err *err)
 {
     size_t len = strlen(s);
     double v;
-    if (len <= PARAM_MAX && parse_float(s, &v) && isfinite(v)) {
+    if (len <= PARAM_MAX && parse_float(s, &v)) {
         double whole;
         double frac = modf(v, &whole);
         if (whole >= (double)(WEB_MIN_TIME_MS / 1000) &&
@@ -89,8 +90,7 @@ enum kb_status web_parse_duration(const char *s, int64_t *ms,
     size_t len = strlen(s);
     char ex[KB_EXCERPT_MAX];
     double v;
-    bool number = len <= PARAM_MAX && parse_float(s, &v);
-    if (number && !isnan(v)) {
+    if (len <= PARAM_MAX && parse_float(s, &v)) {
         /* Go checks the nanoseconds against int64's range. */
         double ns = v * 1e9;
         if (ns >= 9223372036854775807.0 || ns < -9223372036854775807.0)
@@ -102,8 +102,7 @@ enum kb_status web_parse_duration(const char *s, int64_t *ms,
         return KB_OK;
     }
     struct kb_err ignored;
-    if (!number && len <= PARAM_MAX &&
-        kb_duration_parse(s, len, ms, &ignored) == KB_OK)
+    if (len <= PARAM_MAX && kb_duration_parse(s, len, ms, &ignored) == KB_OK)
         return KB_OK;
     return kb_errf(err, KB_ERR_INVALID,
                    "cannot parse \"%s\" to a valid duration",
