@@ -161,7 +161,8 @@ static bool select_series(struct web_request *rq, struct tsdb *db,
         enum kb_status st =
             tsdb_querier_select(mq->q, set->ms, set->n, &refs, &n, &err);
         if (st != KB_OK) {
-            web_reply_error(rq, web_error_from_status(st), "%s", err.msg);
+            web_reply_error(rq, WEB_ERR_INTERNAL, "selecting series: %s",
+                            err.msg);
             return false;
         }
         mq->refs =
@@ -192,13 +193,14 @@ static bool meta_run(struct web_request *rq, struct meta_query *mq)
     return db != NULL && select_series(rq, db, mq);
 }
 
-/* The reply failed if reading the data did. */
+/* Finish the reply, or replace it with a 500 if reading the stored data
+ * failed (a damaged block: Kiln's failure, not the request's). */
 static void meta_finish(struct web_request *rq, struct meta_query *mq)
 {
     struct kb_err err;
-    enum kb_status st = tsdb_querier_error(mq->q, &err);
-    if (st != KB_OK)
-        web_reply_error(rq, web_error_from_status(st), "%s", err.msg);
+    if (tsdb_querier_error(mq->q, &err) != KB_OK)
+        web_reply_error(rq, WEB_ERR_INTERNAL, "reading stored series: %s",
+                        err.msg);
     else
         web_json_end(rq);
 }
