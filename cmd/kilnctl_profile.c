@@ -10,7 +10,8 @@
  * The format follows the output file's extension (.pb.gz, .pb, .pprof:
  * pprof; .svg; .json; .txt, .collapsed, .folded: collapsed stacks) unless
  * --format says otherwise; stdout gets collapsed stacks by default. Times
- * are passed as written: the server parses and judges them. A reply other
+ * are checked here (a typo is a usage error, exit 2, before any request)
+ * and passed as written. A reply other
  * than 200 is an error: the message of Prometheus' error envelope
  * ("bad_data: ...") when the body is one, else the HTTP status. The file
  * is written to FILE.tmp, synced and renamed, so a failed fetch never
@@ -30,6 +31,7 @@
 #include <string.h>
 
 #include "base/fsio.h"
+#include "base/timefmt.h"
 
 #define DEFAULT_SERVER "http://localhost:4770"
 #define REPLY_MAX ((size_t)512 << 20)
@@ -60,6 +62,13 @@ static const char profile_help[] =
     "  -h, --help        print this help\n";
 
 static const char *const formats[] = {"pprof", "svg", "json", "collapsed"};
+
+static bool valid_time(const char *s)
+{
+    int64_t ms;
+    struct kb_err err;
+    return kb_time_parse(s, strlen(s), &ms, &err) == KB_OK;
+}
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -210,10 +219,13 @@ int kilnctl_profile_main(int argc, char **argv)
             a.server = optarg;
             break;
         case 's':
-            a.start = optarg;
-            break;
         case 'e':
-            a.end = optarg;
+            if (!valid_time(optarg))
+                return kilnctl_usage_error(path,
+                                           "--%s: \"%s\" is not an RFC 3339 "
+                                           "time or Unix seconds",
+                                           c == 's' ? "start" : "end", optarg);
+            *(c == 's' ? &a.start : &a.end) = optarg;
             break;
         case 'o':
             a.out = optarg;

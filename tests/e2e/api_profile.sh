@@ -444,6 +444,24 @@ else
     not_ok "kilnctl profile -o out.svg: a flame graph"
     diag_file "$tmp/ctl.err"
 fi
+"$KILNCTL" profile --server="http://$kiln_addr" 'cpu{job="goapp"}' \
+    --start="$start_s" --end="$end_s" >"$tmp/ctl.txt" 2>"$tmp/ctl.err"
+rc=$?
+if [ "$rc" = 0 ] && cmp -s "$tmp/ctl.txt" "$tmp/goapp.txt"; then
+    ok "kilnctl profile to stdout: the API's collapsed stacks"
+else
+    not_ok "kilnctl profile to stdout: the API's collapsed stacks (rc $rc)"
+    diag_file "$tmp/ctl.err"
+fi
+"$KILNCTL" profile --server="http://$kiln_addr" --start=yesterday cpu \
+    >/dev/null 2>"$tmp/ctl.err"
+rc=$?
+if [ "$rc" = 2 ] && grep -q -- '--start' "$tmp/ctl.err"; then
+    ok "kilnctl profile: a bad time is a usage error (exit 2)"
+else
+    not_ok "kilnctl profile: a bad time is a usage error (rc $rc)"
+    diag_file "$tmp/ctl.err"
+fi
 "$KILNCTL" profile --server="http://$kiln_addr" 'cpu{job=' \
     -o "$tmp/ctl.bad.pb.gz" >/dev/null 2>"$tmp/ctl.err"
 rc=$?
