@@ -203,7 +203,7 @@ enum pql_at {
 };
 
 /* offset and @ of a selector or subquery. offset_ms may be negative
- * (`offset -5m` looks into the future); 0 is the same as no offset. */
+ * (`offset -5m` looks into the future); 0 means no offset was written. */
 struct pql_modifiers {
     int64_t offset_ms;
     enum pql_at at;

@@ -14,9 +14,10 @@
  *    `{by="x"}` names the label "by".
  *  - A digit or '.' starts a number or a duration. A duration is a run of
  *    <digits><unit> with units y w d h m s ms, largest first, each at most
- *    once; a number is hex (0x1f) or decimal with an optional fraction and
- *    exponent (1, 1.5, .5, 5., 1e3, 1.5E-3). Either must not be followed by
- *    a letter, digit or '_' ("bad number or duration syntax").
+ *    once, and greater than 0 (as in Prometheus 2.x, so no range, step or
+ *    offset is ever 0 when written); a number is hex (0x1f) or decimal with an
+ * optional fraction and exponent (1, 1.5, .5, 5., 1e3, 1.5E-3). Either must not
+ * be followed by a letter, digit or '_' ("bad number or duration syntax").
  *  - Strings are "..." or '...' with Go's escapes (\a \b \f \n \r \t \v \\
  *    the string's own quote, \x hex, three-digit octal, \u, \U), or `...`
  *    raw (no escapes, newlines allowed). A quoted string may not span
@@ -224,6 +225,9 @@ static enum kb_status lex_number(struct pql_lexer *lx, struct pql_token *tok,
             return pql_errat(err, KB_ERR_INVALID, lx->text, lx->len, lx->pos,
                              "not a valid duration: \"%s\"",
                              kb_excerpt(ex, sizeof(ex), s, i));
+        if (ms == 0)
+            return pql_errat(err, KB_ERR_INVALID, lx->text, lx->len, lx->pos,
+                             "duration must be greater than 0");
         tok->type = PQL_T_DURATION;
         tok->ms = ms;
         tok->len = (uint32_t)i;

@@ -82,7 +82,7 @@ struct pql_token {
     uint32_t len;
     enum pql_kw kw;  /* PQL_T_KEYWORD */
     double num;      /* PQL_T_NUMBER */
-    int64_t ms;      /* PQL_T_DURATION: > 0 unless written as 0 units */
+    int64_t ms;      /* PQL_T_DURATION: > 0 */
     const char *str; /* PQL_T_STRING: decoded, in the arena, no NUL bytes */
 };
 

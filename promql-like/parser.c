@@ -607,9 +607,6 @@ static enum kb_status parse_bracket(struct parser *p, struct pql_expr **ep,
     if (p->tok.type != PQL_T_DURATION)
         return unexpected(p, "in range or subquery", "duration");
     int64_t range = p->tok.ms;
-    if (range == 0)
-        return errat(p, p->tok.pos, KB_ERR_INVALID,
-                     "range must be greater than 0s");
     if ((st = next(p)) != KB_OK)
         return st;
     if (p->tok.type == PQL_T_COLON) {

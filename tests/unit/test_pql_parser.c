@@ -176,7 +176,6 @@ static const struct {
     {"foo offset 5m", "foo offset 5m"},
     {"foo OFFSET 5m", "foo offset 5m"},
     {"foo offset -5m", "foo offset -5m"},
-    {"foo offset 0s", "foo"},
     {"foo[5m] offset 1w", "foo[5m] offset 1w"},
     {"foo @ 100", "foo @ 100.000"},
     {"foo @ 1603774568.123", "foo @ 1603774568.123"},
@@ -191,7 +190,6 @@ static const struct {
     /* subqueries */
     {"foo[1h:5m]", "foo[1h:5m]"},
     {"foo[1h:]", "foo[1h:]"},
-    {"foo[1h:0s]", "foo[1h:]"},
     {"rate(foo[5m])[1h:1m]", "rate(foo[5m])[1h:1m]"},
     {"foo offset 5m [1h:]", "foo offset 5m[1h:]"},
     {"foo @ 10 [1h:]", "foo @ 10.000[1h:]"},
@@ -428,7 +426,10 @@ static const struct {
               "duration"},
     {"foo[5m", "1:7: unexpected end of input in range or subquery, "
                "expected \":\" or \"]\""},
-    {"foo[0s]", "1:5: range must be greater than 0s"},
+    {"foo[0s]", "1:5: duration must be greater than 0"},
+    {"foo[1h:0s]", "1:8: duration must be greater than 0"},
+    {"foo offset 0s", "1:12: duration must be greater than 0"},
+    {"foo offset -0m0s", "1:13: duration must be greater than 0"},
     {"foo[1h:5m", "1:10: unexpected end of input in subquery, expected "
                   "\"]\""},
     {"foo[1h:5]", "1:8: unexpected number \"5\" in subquery, expected "
@@ -453,8 +454,6 @@ static const struct {
     {"foo offset +5m", "1:12: unexpected \"+\" in offset, expected "
                        "duration"},
     {"foo offset 5m offset 1m", "1:15: offset may not be set multiple "
-                                "times"},
-    {"foo offset 0s offset 1m", "1:15: offset may not be set multiple "
                                 "times"},
     {"foo @ 1 @ 2", "1:9: @ <timestamp> may not be set multiple times"},
     {"sum(foo) offset 5m", "1:10: offset modifier must be preceded by an "
