@@ -49,6 +49,10 @@ enum kb_status buf_reserve(struct buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    /* Never past what the limit can use: a buffer filled to its limit
+     * must not double for its NUL byte. */
+    if (b->limit != BUF_NO_LIMIT && cap > b->limit + 1)
+        cap = b->limit + 1;
     b->data = kb_realloc(b->data, cap);
     b->cap = cap;
     return KB_OK;

@@ -529,6 +529,7 @@ int main(int argc, char **argv)
         .enable_lifecycle = k.f.enable_lifecycle,
         .version = PACKAGE_VERSION,
         .metrics = k.metrics,
+        .db = &k.db, /* NULL until start() opened it */
         .hooks = {.arg = &k,
                   .ready = hook_ready,
                   .reload = hook_reload,

@@ -41,6 +41,7 @@ static const struct kilnctl_command commands[] = {
     {"tsdb", "inspect a database directory: list, stats, dump",
      kilnctl_tsdb_main},
     {"check", "validate configuration files (kiln.yml)", kilnctl_check_main},
+    {"query", "run PromQL queries against a kiln server", kilnctl_query_main},
 };
 
 static const char intro[] =

@@ -6,8 +6,10 @@ kilnctl_SOURCES = \
 	cmd/kilnctl.c cmd/kilnctl.h \
 	cmd/kilnctl_check.c \
 	cmd/kilnctl_pprof.c \
+	cmd/kilnctl_query.c \
 	cmd/kilnctl_tsdb.c
-kilnctl_LDADD = scraper/libkilnscrapecfg.a $(KILN_TSDB_LIBS) $(YAML_LIBS) -lm
+kilnctl_LDADD = scraper/libkilnscrapecfg.a $(KILN_TSDB_LIBS) $(YAML_LIBS) \
+	$(CURL_LIBS) -lm
 
 # The reports kilnctl prints, reused by the web UI and the database.
 pprof_libkilnpprof_a_SOURCES += \

@@ -1,11 +1,16 @@
 /* scraper/manager.c: the scrape manager: one thread, one event loop, every
  * scrape of every target.
  *
- * The loop thread owns a libcurl multi handle and waits in curl_multi_poll
- * on three things at once: the transfers in flight, the descriptors of the
- * discovery providers (file_sd's inotify, Kubernetes' notification), and a
- * wakeup (curl_multi_wakeup) used by reloads and stop. Each turn of the
- * loop:
+ * The loop thread owns a libcurl multi handle, driven by libcurl's socket
+ * interface over one epoll set: libcurl says which sockets to watch
+ * (on_socket) and when to call it back (on_timer), and the loop hands it
+ * only the sockets that are ready. Thousands of transfers may be in
+ * flight (every CPU window is one, for the whole interval); waiting on
+ * them costs nothing until one has data, where curl_multi_poll and
+ * curl_multi_perform would scan them all at every turn. The same epoll
+ * set holds the descriptors of the discovery providers (file_sd's
+ * inotify, Kubernetes' notification) and an eventfd that reloads and stop
+ * write to. Each turn of the loop:
  *
  *   1. switches to a pending configuration, if any (targets that exist in
  *      both keep their state: job_sync adopts them by key);
@@ -21,17 +26,21 @@
  *      slow or hostile body never delays another target's start.
  *
  * Locking: one mutex guards jobs, targets and schedules; the loop thread
- * holds it except while it waits in curl_multi_poll, so snapshots (the
+ * holds it except while it waits in epoll_wait, so snapshots (the
  * targets API) and reloads see consistent state and never wait longer
  * than one turn. Health fields have their own lock (target.c).
  * Reloads build the new jobs outside the lock (scrape_manager_apply) and
  * leave them as `pending`; the loop switches at its next turn. */
 #include "scraper/scrape.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/labels.h"
@@ -45,6 +54,12 @@
 #define LOOP_MAX_WAIT_MS 1000
 /* Provider descriptors the loop waits on. */
 #define LOOP_MAX_FDS 256
+/* Events taken from epoll per wait. */
+#define LOOP_EVENTS 256
+
+/* What an epoll event is about: the tag in the upper 32 bits of its data,
+ * the descriptor in the lower ones. */
+enum { EV_CURL = 1, EV_WAKE, EV_PROVIDER };
 
 struct scrape_manager {
     struct scrape_options o;
@@ -52,6 +67,11 @@ struct scrape_manager {
     pthread_t thread;
     pthread_mutex_t lock;
     CURLM *multi;
+    int epfd;                   /* epoll: curl's sockets, providers, wakefd */
+    int wakefd;                 /* eventfd: a reload is pending, or stop */
+    int64_t timer_due_ms;       /* when libcurl wants its timeout call */
+    int prov_fds[LOOP_MAX_FDS]; /* provider descriptors in epfd */
+    unsigned n_prov_fds;
 
     struct scrape_config *cfg; /* running */
     struct scrape_job **jobs;
@@ -89,6 +109,89 @@ void manager_count_scrape(struct metrics_registry *r, const char *profile,
                         "error, not_found, skipped).",
                         "profile", profile, "result", result, NULL),
         1);
+}
+
+/* ---- Events ------------------------------------------------------------- */
+
+static void wake(struct scrape_manager *m)
+{
+    uint64_t one = 1;
+    ssize_t n = write(m->wakefd, &one, sizeof(one));
+    (void)n; /* a full counter already means "wake up" */
+}
+
+static void epoll_set(struct scrape_manager *m, int op, int fd, int tag,
+                      uint32_t events)
+{
+    struct epoll_event ev = {.events = events};
+    ev.data.u64 = (uint64_t)tag << 32 | (uint32_t)fd;
+    if (epoll_ctl(m->epfd, op, fd, &ev) != 0 && op != EPOLL_CTL_DEL)
+        log_msgf(LOG_LEVEL_ERROR, "scrape", "epoll_ctl: fd %d: %s", fd,
+                 strerror(errno));
+}
+
+/* libcurl's CURLMOPT_SOCKETFUNCTION: watch `s` for `what`. A socket's
+ * assigned pointer (sockp) is non-NULL once it is in the epoll set. */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *arg, void *sockp)
+{
+    struct scrape_manager *m = arg;
+    (void)e;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_set(m, EPOLL_CTL_DEL, s, EV_CURL, 0);
+        return 0;
+    }
+    uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0) |
+                      (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    epoll_set(m, sockp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, EV_CURL, events);
+    if (!sockp)
+        curl_multi_assign(m->multi, s, m);
+    return 0;
+}
+
+/* libcurl's CURLMOPT_TIMERFUNCTION: call curl_multi_socket_action with
+ * CURL_SOCKET_TIMEOUT in `timeout_ms` (-1: no timer). */
+static int on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+    struct scrape_manager *m = arg;
+    (void)multi;
+    m->timer_due_ms = timeout_ms < 0 ? INT64_MAX : kb_now_ms() + timeout_ms;
+    return 0;
+}
+
+/* The providers' descriptors change only with the jobs: put the current
+ * jobs' in the epoll set in place of the previous ones. */
+static void watch_providers(struct scrape_manager *m)
+{
+    for (unsigned i = 0; i < m->n_prov_fds; i++)
+        epoll_set(m, EPOLL_CTL_DEL, m->prov_fds[i], EV_PROVIDER, 0);
+    int unused = LOOP_MAX_WAIT_MS;
+    struct curl_waitfd fds[LOOP_MAX_FDS];
+    unsigned n = 0;
+    for (size_t i = 0; i < m->n_jobs; i++)
+        job_wait_fds(m->jobs[i], fds, &n, LOOP_MAX_FDS, &unused);
+    for (unsigned i = 0; i < n; i++) {
+        m->prov_fds[i] = fds[i].fd;
+        epoll_set(m, EPOLL_CTL_ADD, fds[i].fd, EV_PROVIDER, EPOLLIN);
+    }
+    m->n_prov_fds = n;
+}
+
+/* Hand a ready descriptor to whoever owns it. */
+static void handle_event(struct scrape_manager *m, const struct epoll_event *ev)
+{
+    int tag = (int)(ev->data.u64 >> 32);
+    int fd = (int)(uint32_t)ev->data.u64;
+    if (tag == EV_CURL) {
+        int flags = (ev->events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                    (ev->events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                    (ev->events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        int running;
+        curl_multi_socket_action(m->multi, fd, flags, &running);
+    } else if (tag == EV_WAKE) {
+        uint64_t v;
+        ssize_t n = read(m->wakefd, &v, sizeof(v));
+        (void)n;
+    } /* EV_PROVIDER: the next turn polls every provider */
 }
 
 /* ---- Jobs and configurations ----------------------------------------------
@@ -140,6 +243,7 @@ static void switch_config(struct scrape_manager *m)
                  find_job(old, n_old, m->jobs[i]->cfg->job_name));
     free_jobs(old, n_old, m);
     scrape_config_free(old_cfg);
+    watch_providers(m);
     update_target_gauges(m);
     log_msgf(LOG_LEVEL_INFO, "scrape", "Configuration applied: %zu jobs",
              m->n_jobs);
@@ -253,8 +357,7 @@ static void drain_done(struct scrape_manager *m)
 /* ---- The loop ------------------------------------------------------------ */
 
 /* One turn; returns how long to wait for the next one (ms). */
-static int loop_turn(struct scrape_manager *m, struct curl_waitfd *fds,
-                     unsigned *n_fds)
+static int loop_turn(struct scrape_manager *m)
 {
     if (m->has_pending)
         switch_config(m);
@@ -271,29 +374,36 @@ static int loop_turn(struct scrape_manager *m, struct curl_waitfd *fds,
 
     int64_t now_ms = kb_now_ms(), next_ms = now_ms + LOOP_MAX_WAIT_MS;
     start_due(m, now_ms, &next_ms);
-    int running = 0;
-    curl_multi_perform(m->multi, &running);
+    if (m->timer_due_ms <= kb_now_ms()) {
+        int running;
+        m->timer_due_ms = INT64_MAX; /* on_timer may set the next one */
+        curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
     drain_done(m);
 
     now_ms = kb_now_ms();
+    if (m->timer_due_ms < next_ms)
+        next_ms = m->timer_due_ms;
     int timeout = next_ms <= now_ms ? 0 : (int)(next_ms - now_ms);
-    *n_fds = 0;
+    struct curl_waitfd fds[LOOP_MAX_FDS];
+    unsigned n_fds = 0;
     for (size_t i = 0; i < m->n_jobs; i++)
-        job_wait_fds(m->jobs[i], fds, n_fds, LOOP_MAX_FDS, &timeout);
+        job_wait_fds(m->jobs[i], fds, &n_fds, LOOP_MAX_FDS, &timeout);
     return timeout;
 }
 
 static void *loop_main(void *arg)
 {
     struct scrape_manager *m = arg;
-    struct curl_waitfd fds[LOOP_MAX_FDS];
+    struct epoll_event evs[LOOP_EVENTS];
     pthread_mutex_lock(&m->lock);
     while (!m->stopping) {
-        unsigned n_fds = 0;
-        int timeout = loop_turn(m, fds, &n_fds);
+        int timeout = loop_turn(m);
         pthread_mutex_unlock(&m->lock);
-        curl_multi_poll(m->multi, fds, n_fds, timeout, NULL);
+        int n = epoll_wait(m->epfd, evs, LOOP_EVENTS, timeout);
         pthread_mutex_lock(&m->lock);
+        for (int i = 0; i < n; i++)
+            handle_event(m, &evs[i]);
     }
     /* Store what was fetched, then cancel what runs. */
     worker_stop(m->worker);
@@ -326,9 +436,29 @@ enum kb_status scrape_manager_start(const struct scrape_options *o,
         curl_global_cleanup();
         return kb_errf(err, KB_ERR_IO, "libcurl: cannot create a multi handle");
     }
-    /* Connections are reused per host; at most 4 per target host at once
+    /* Connections are reused per host; at most 8 per target host at once
      * (one per profile type in flight is plenty). */
     curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
+    m->timer_due_ms = INT64_MAX;
+    m->epfd = epoll_create1(EPOLL_CLOEXEC);
+    m->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (m->epfd < 0 || m->wakefd < 0) {
+        int e = errno;
+        if (m->epfd >= 0)
+            close(m->epfd);
+        if (m->wakefd >= 0)
+            close(m->wakefd);
+        curl_multi_cleanup(m->multi);
+        free(m->user_agent);
+        free(m);
+        curl_global_cleanup();
+        return kb_errf(err, KB_ERR_IO, "scrape loop: epoll: %s", strerror(e));
+    }
+    epoll_set(m, EPOLL_CTL_ADD, m->wakefd, EV_WAKE, EPOLLIN);
     struct metrics_registry *r = o->metrics;
     struct worker_metrics wm = {
         .registry = r,
@@ -350,9 +480,11 @@ enum kb_status scrape_manager_start(const struct scrape_options *o,
     m->targets_dropped =
         metrics_gauge(r, "kiln_scrape_targets_dropped",
                       "Discovered targets that relabeling dropped.", NULL);
-    enum kb_status st =
-        worker_start(o->db, m->o.max_label_sets, &wm, &m->worker, err);
+    enum kb_status st = worker_start(o->db, m->o.max_label_sets,
+                                     m->o.body_limit, &wm, &m->worker, err);
     if (st != KB_OK) {
+        close(m->epfd);
+        close(m->wakefd);
         curl_multi_cleanup(m->multi);
         free(m->user_agent);
         free(m);
@@ -363,6 +495,8 @@ enum kb_status scrape_manager_start(const struct scrape_options *o,
     int rc = pthread_create(&m->thread, NULL, loop_main, m);
     if (rc != 0) {
         worker_stop(m->worker);
+        close(m->epfd);
+        close(m->wakefd);
         curl_multi_cleanup(m->multi);
         pthread_mutex_destroy(&m->lock);
         free(m->user_agent);
@@ -396,7 +530,7 @@ enum kb_status scrape_manager_apply(struct scrape_manager *m,
     m->n_pending_jobs = cfg->n_jobs;
     m->has_pending = true;
     pthread_mutex_unlock(&m->lock);
-    curl_multi_wakeup(m->multi);
+    wake(m);
     return KB_OK;
 }
 
@@ -450,7 +584,7 @@ void scrape_manager_stop(struct scrape_manager *m)
     pthread_mutex_lock(&m->lock);
     m->stopping = true;
     pthread_mutex_unlock(&m->lock);
-    curl_multi_wakeup(m->multi);
+    wake(m);
     pthread_join(m->thread, NULL);
     if (m->has_pending) {
         free_jobs(m->pending_jobs, m->n_pending_jobs, NULL);
@@ -458,6 +592,8 @@ void scrape_manager_stop(struct scrape_manager *m)
     }
     scrape_config_free(m->cfg);
     curl_multi_cleanup(m->multi);
+    close(m->epfd);
+    close(m->wakefd);
     pthread_mutex_destroy(&m->lock);
     free(m->user_agent);
     free(m);

@@ -15,7 +15,7 @@
  * Ownership: the manager owns its jobs; a job owns its targets; a target
  * owns its units. Jobs, targets and units' scheduling fields are touched
  * only with the manager's lock held (the loop thread holds it except while
- * it waits in curl_multi_poll). A unit's health fields are guarded by the
+ * it waits in epoll_wait). A unit's health fields are guarded by the
  * health lock of target.c; its delta state and label sets belong to the
  * store worker (worker.c says how units stay alive for it). */
 #ifndef KILN_SCRAPER_SCRAPE_INT_H
@@ -195,6 +195,7 @@ void fetch_cancel(struct scrape_unit *u, CURLM *multi);
 struct store_ctx {
     struct tsdb *db;
     size_t max_label_sets;
+    size_t body_limit;         /* also the limit on the gunzipped profile */
     struct tsdb_appender *app; /* open batch, or NULL */
     int64_t app_opened_ms;
     uint64_t folded_sets; /* sample label sets folded past the limit */
@@ -220,7 +221,7 @@ struct worker_metrics {
     struct metrics_counter *bytes_total, *folded_total;
 };
 enum kb_status worker_start(struct tsdb *db, size_t max_label_sets,
-                            const struct worker_metrics *met,
+                            size_t body_limit, const struct worker_metrics *met,
                             struct scrape_worker **out, struct kb_err *err);
 /* Queue `r` (taken: *r is zeroed) for storing. */
 void worker_push(struct scrape_worker *w, struct scrape_result *r);

@@ -177,6 +177,10 @@ enum kb_status store_profile(struct store_ctx *s, const struct scrape_result *r,
     struct scrape_unit *u = r->u;
     struct pprof_limits lim;
     pprof_limits_default(&lim);
+    /* The body size limit applies to the uncompressed profile too (as
+     * Prometheus' body_size_limit): a gzip bomb stops there. */
+    if (s->body_limit < lim.max_decompressed)
+        lim.max_decompressed = s->body_limit;
     struct pprof_profile *p = NULL, *delta = NULL;
     enum kb_status st = pprof_decode(r->body.data, r->body.len, &lim, &p, err);
     if (st != KB_OK)

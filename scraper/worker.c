@@ -151,12 +151,13 @@ static void *worker_main(void *arg)
 }
 
 enum kb_status worker_start(struct tsdb *db, size_t max_label_sets,
-                            const struct worker_metrics *met,
+                            size_t body_limit, const struct worker_metrics *met,
                             struct scrape_worker **out, struct kb_err *err)
 {
     struct scrape_worker *w = kb_calloc(1, sizeof(*w));
     w->store.db = db;
     w->store.max_label_sets = max_label_sets;
+    w->store.body_limit = body_limit;
     w->met = *met;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);

@@ -27,6 +27,8 @@ start_kiln() {
     sk_cfg=$1
     sk_db=$2
     shift 2
+    # Only this start's lines count: the log may hold earlier runs'.
+    sk_skip=$(($(cat "$tmp/kiln.log" 2>/dev/null | wc -l) + 1))
     "$KILN" --config.file="$sk_cfg" --storage.path="$sk_db" \
         --web.listen-address=127.0.0.1:0 --web.enable-lifecycle "$@" \
         >>"$tmp/kiln.log" 2>&1 &
@@ -40,8 +42,9 @@ start_kiln() {
             return 1
         fi
         if [ -z "$kiln_addr" ]; then
-            kiln_addr=$(sed -n 's/.*msg="Listening on" address=\([^ ]*\).*/\1/p' \
-                "$tmp/kiln.log" 2>/dev/null | tail -n 1)
+            kiln_addr=$(tail -n +"$sk_skip" "$tmp/kiln.log" 2>/dev/null |
+                sed -n 's/.*msg="Listening on" address=\([^ ]*\).*/\1/p' |
+                tail -n 1)
         fi
         if [ -n "$kiln_addr" ] &&
             curl -sf -o /dev/null --max-time 5 "http://$kiln_addr/-/ready"; then
