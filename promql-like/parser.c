@@ -182,64 +182,87 @@ static enum kb_status parse_expr(struct parser *p, struct pql_expr **out);
 static enum kb_status parse_binary(struct parser *p, int min_prec,
                                    struct pql_expr **out);
 
-/* "(a, b, ...)": label names, trailing comma allowed. `ctx` names the
- * clause for errors. */
+/* A growing arena array of list elements. */
+struct list {
+    void *items;
+    size_t n;
+    size_t cap;
+};
+
+/* Parses one list element into *slot; `ctx` names the list for errors. */
+typedef enum kb_status (*list_item_fn)(struct parser *p, const char *ctx,
+                                       void *slot);
+
+/* A comma-separated list of elements of `esz` bytes up to and including
+ * the token `close` (the opening token has been read; a trailing comma is
+ * allowed), at most `max` of them. `what` names the elements and `ctx` the
+ * list in errors ("more than 64 matchers in label matching"). */
+static enum kb_status parse_list(struct parser *p, enum pql_tok close,
+                                 size_t max, size_t esz, const char *what,
+                                 const char *ctx, list_item_fn item,
+                                 struct list *l)
+{
+    enum kb_status st;
+    while (p->tok.type != close) {
+        if (l->n >= max)
+            return errat(p, p->tok.pos, KB_ERR_LIMIT, "more than %zu %s %s",
+                         max, what, ctx);
+        l->items = grow_arr(p, l->items, l->n, &l->cap, esz);
+        if ((st = item(p, ctx, (char *)l->items + l->n++ * esz)) != KB_OK)
+            return st;
+        if (p->tok.type == PQL_T_COMMA) {
+            if ((st = next(p)) != KB_OK)
+                return st;
+        } else if (p->tok.type != close) {
+            return unexpected(p, ctx,
+                              close == PQL_T_RBRACE ? "\",\" or \"}\""
+                                                    : "\",\" or \")\"");
+        }
+    }
+    return next(p);
+}
+
+static enum kb_status label_item(struct parser *p, const char *ctx, void *slot)
+{
+    if (!pql_token_is_label(&p->lx, &p->tok))
+        return unexpected(p, ctx, "label name or \")\"");
+    *(const char **)slot = tok_text(p);
+    return next(p);
+}
+
+static enum kb_status arg_item(struct parser *p, const char *ctx, void *slot)
+{
+    return parse_expr(p, (struct pql_expr **)slot);
+}
+
+/* "(a, b, ...)": label names. `ctx` names the clause for errors. */
 static enum kb_status parse_labels(struct parser *p, const char *ctx,
                                    struct pql_label_list *out)
 {
     enum kb_status st;
-    const char **names = NULL;
-    size_t n = 0, cap = 0;
+    struct list l = {0};
     if (p->tok.type != PQL_T_LPAREN)
         return unexpected(p, ctx, "\"(\"");
-    if ((st = next(p)) != KB_OK)
+    if ((st = next(p)) != KB_OK ||
+        (st = parse_list(p, PQL_T_RPAREN, p->lim.max_list, sizeof(char *),
+                         "labels", ctx, label_item, &l)) != KB_OK)
         return st;
-    while (p->tok.type != PQL_T_RPAREN) {
-        if (!pql_token_is_label(&p->lx, &p->tok))
-            return unexpected(p, ctx, "label name or \")\"");
-        if (n >= p->lim.max_list)
-            return errat(p, p->tok.pos, KB_ERR_LIMIT, "more than %zu labels %s",
-                         p->lim.max_list, ctx);
-        names = grow_arr(p, names, n, &cap, sizeof(*names));
-        names[n++] = tok_text(p);
-        if ((st = next(p)) != KB_OK)
-            return st;
-        if (p->tok.type == PQL_T_COMMA) {
-            if ((st = next(p)) != KB_OK)
-                return st;
-        } else if (p->tok.type != PQL_T_RPAREN) {
-            return unexpected(p, ctx, "\",\" or \")\"");
-        }
-    }
-    out->names = names;
-    out->n = n;
-    return next(p);
+    out->names = l.items;
+    out->n = l.n;
+    return KB_OK;
 }
 
-/* Arguments after "(" up to and including ")", trailing comma allowed. */
+/* Arguments after "(" up to and including ")". */
 static enum kb_status parse_args(struct parser *p, const char *ctx,
                                  struct pql_expr ***out, size_t *n_out)
 {
-    enum kb_status st;
-    struct pql_expr **args = NULL;
-    size_t n = 0, cap = 0;
-    while (p->tok.type != PQL_T_RPAREN) {
-        if (n >= p->lim.max_list)
-            return errat(p, p->tok.pos, KB_ERR_LIMIT,
-                         "more than %zu arguments %s", p->lim.max_list, ctx);
-        args = grow_arr(p, args, n, &cap, sizeof(*args));
-        if ((st = parse_expr(p, &args[n++])) != KB_OK)
-            return st;
-        if (p->tok.type == PQL_T_COMMA) {
-            if ((st = next(p)) != KB_OK)
-                return st;
-        } else if (p->tok.type != PQL_T_RPAREN) {
-            return unexpected(p, ctx, "\",\" or \")\"");
-        }
-    }
-    *out = args;
-    *n_out = n;
-    return next(p);
+    struct list l = {0};
+    enum kb_status st =
+        parse_list(p, PQL_T_RPAREN, p->lim.max_list, sizeof(struct pql_expr *),
+                   "arguments", ctx, arg_item, &l);
+    *out = l.items;
+    *n_out = l.n;
+    return st;
 }
 
 static enum kb_status expect_type(struct parser *p, const struct pql_expr *e,
@@ -377,11 +400,13 @@ static bool matches_empty(const struct pql_matcher *m)
     return true;
 }
 
-static enum kb_status parse_matcher(struct parser *p, struct pql_matcher *m)
+static enum kb_status matcher_item(struct parser *p, const char *ctx,
+                                   void *slot)
 {
     enum kb_status st;
+    struct pql_matcher *m = slot;
     if (!pql_token_is_label(&p->lx, &p->tok))
-        return unexpected(p, "in label matching", "label name or \"}\"");
+        return unexpected(p, ctx, "label name or \"}\"");
     m->name = tok_text(p);
     m->pos = p->tok.pos;
     if ((st = next(p)) != KB_OK)
@@ -405,7 +430,7 @@ static enum kb_status parse_matcher(struct parser *p, struct pql_matcher *m)
     if ((st = next(p)) != KB_OK)
         return st;
     if (p->tok.type != PQL_T_STRING)
-        return unexpected(p, "in label matching", "string");
+        return unexpected(p, ctx, "string");
     m->value = p->tok.str;
     if (m->type == PQL_MATCH_RE || m->type == PQL_MATCH_NRE) {
         struct kb_err rerr;
@@ -426,29 +451,15 @@ static enum kb_status parse_selector(struct parser *p, uint32_t pos,
                                      const char *name, struct pql_expr **out)
 {
     enum kb_status st;
-    struct pql_matcher *ms = NULL;
-    size_t n = 0, cap = 0;
-    if (p->tok.type == PQL_T_LBRACE) {
-        if ((st = next(p)) != KB_OK)
-            return st;
-        while (p->tok.type != PQL_T_RBRACE) {
-            if (n >= p->lim.max_matchers)
-                return errat(p, p->tok.pos, KB_ERR_LIMIT,
-                             "more than %zu matchers in a selector",
-                             p->lim.max_matchers);
-            ms = grow_arr(p, ms, n, &cap, sizeof(*ms));
-            if ((st = parse_matcher(p, &ms[n++])) != KB_OK)
-                return st;
-            if (p->tok.type == PQL_T_COMMA) {
-                if ((st = next(p)) != KB_OK)
-                    return st;
-            } else if (p->tok.type != PQL_T_RBRACE) {
-                return unexpected(p, "in label matching", "\",\" or \"}\"");
-            }
-        }
-        if ((st = next(p)) != KB_OK)
-            return st;
-    }
+    struct list l = {0};
+    if (p->tok.type == PQL_T_LBRACE &&
+        ((st = next(p)) != KB_OK ||
+         (st = parse_list(p, PQL_T_RBRACE, p->lim.max_matchers,
+                          sizeof(struct pql_matcher), "matchers",
+                          "in label matching", matcher_item, &l)) != KB_OK))
+        return st;
+    struct pql_matcher *ms = l.items;
+    size_t n = l.n;
     if (name != NULL) {
         for (size_t i = 0; i < n; i++)
             if (strcmp(ms[i].name, "__name__") == 0)
@@ -456,7 +467,7 @@ static enum kb_status parse_selector(struct parser *p, uint32_t pos,
                              "metric name must not be set twice: \"%s\" or "
                              "\"%s\"",
                              name, ms[i].value);
-        ms = grow_arr(p, ms, n, &cap, sizeof(*ms));
+        ms = grow_arr(p, ms, n, &l.cap, sizeof(*ms));
         ms[n++] = (struct pql_matcher){.type = PQL_MATCH_EQ,
                                        .name = "__name__",
                                        .value = name,

@@ -886,7 +886,7 @@ static void test_limits(void)
     CHECK_INT(parse_lim("foo{a=\"1\",b=\"2\"}", &lim, msg, sizeof(msg)), KB_OK);
     CHECK_INT(parse_lim("foo{a=\"1\",b=\"2\",c=\"3\"}", &lim, msg, sizeof(msg)),
               KB_ERR_LIMIT);
-    CHECK_STR(msg, "1:17: more than 2 matchers in a selector");
+    CHECK_STR(msg, "1:17: more than 2 matchers in label matching");
 
     /* String length, after escapes. */
     pql_limits_default(&lim);
