@@ -192,23 +192,19 @@ static size_t scan_duration(const char *s, size_t n, int64_t *ms, bool *ok)
         int u = j > i ? unit_at(s + j, n - j, &ulen) : -1;
         if (u < 0)
             break;
-        if (units[u].rank <= last_rank)
+        /* While *ok, total <= PQL_TIME_MAX_MS, so the sum cannot
+         * overflow; once not, nothing is added. */
+        if (*ok && units[u].rank > last_rank && !big &&
+            v <= PQL_TIME_MAX_MS / units[u].ms &&
+            total + v * units[u].ms <= PQL_TIME_MAX_MS)
+            total += v * units[u].ms;
+        else
             *ok = false;
         last_rank = units[u].rank;
-        if (big || v > PQL_TIME_MAX_MS / units[u].ms)
-            *ok = false;
-        else if ((total += v * units[u].ms) > PQL_TIME_MAX_MS)
-            *ok = false;
         i = j + ulen;
     }
     *ms = total;
     return i;
-}
-
-bool pql_duration_parse(const char *s, size_t n, int64_t *ms)
-{
-    bool ok;
-    return n > 0 && scan_duration(s, n, ms, &ok) == n && ok;
 }
 
 static enum kb_status lex_number(struct pql_lexer *lx, struct pql_token *tok,

@@ -129,9 +129,4 @@ enum kb_status pql_verrat(struct kb_err *err, enum kb_status st,
                           const char *text, size_t len, size_t pos,
                           const char *fmt, va_list ap);
 
-/* Parse a duration `s[0..n)` as Prometheus does (units y w d h m s ms, in
- * that order, each at most once, integer counts). false when it is not
- * one or its value exceeds PQL_TIME_MAX_MS. */
-bool pql_duration_parse(const char *s, size_t n, int64_t *ms);
-
 #endif

@@ -881,6 +881,16 @@ static void test_limits(void)
         buf_puts(&b, " + x");
     CHECK_INT(parse_lim(buf_cstr(&b), NULL, msg, sizeof(msg)), KB_OK);
 
+    /* A duration repeating its largest units stays an error (and its sum
+     * never overflows). */
+    buf_reset(&b);
+    buf_puts(&b, "foo[");
+    for (int i = 0; i < 10000; i++)
+        buf_puts(&b, "31709y");
+    buf_puts(&b, "]");
+    CHECK_INT(parse_lim(buf_cstr(&b), NULL, msg, sizeof(msg)), KB_ERR_INVALID);
+    CHECK(strstr(msg, "1:5: not a valid duration: \"31709y31709y") == msg);
+
     /* Matchers per selector. */
     lim.max_matchers = 2;
     CHECK_INT(parse_lim("foo{a=\"1\",b=\"2\"}", &lim, msg, sizeof(msg)), KB_OK);
