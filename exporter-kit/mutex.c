@@ -9,19 +9,24 @@
  * where".
  *
  * Design. The fast path costs an uncontended lock (almost) nothing: one load
- * of a global flag (profiling on?) and, when on, one load of the mutex's
- * lock word, which glibc's pthread_mutex_t exposes (__data.__lock, 0 when
- * free) and which the real lock is about to touch anyway; then a tail call
- * to the real pthread_mutex_lock through a cached pointer. No thread-local
- * access, no store, no atomic read-modify-write, no second call. Only a
- * lock that is held when we look takes the slow path: pick 1 in `rate`
- * (per-thread random numbers); the others tail-call the real lock too. A
- * picked one tries pthread_mutex_trylock first (the holder may have let go
+ * of the mutex's lock word, which glibc's pthread_mutex_t exposes
+ * (__data.__lock, 0 when free) and which the real lock is about to touch
+ * anyway, and while it is 0 a tail call to the real pthread_mutex_lock
+ * through a cached pointer. No thread-local access, no store, no atomic
+ * read-modify-write, no second call, and not even the global flag
+ * (profiling on?): that is read only for a lock that is held when we look,
+ * on the slow path, which then picks 1 in `rate` (per-thread random
+ * numbers); the others tail-call the real lock too. Checking the flag first
+ * cost 5% on a loop of uncontended lock/unlock pairs; trying
+ * pthread_mutex_trylock first (the obvious design) cost 24%: a call that
+ * returns and a test of its result instead of a tail call (measured with
+ * bench/exporter_overhead's lock workload, mutex profiling on). A
+ * picked one tries pthread_mutex_trylock (the holder may have let go
  * meanwhile, or it is a recursive mutex this thread owns: not a wait), and
  * times the real lock only if that says EBUSY. A lock taken between our
  * look and the real lock's attempt (a window of a few instructions) waits
  * unseen. Where pthread_mutex_t's layout is not glibc's, every call takes
- * the slow path, i.e. trylock first.
+ * the slow path, i.e. trylock first while profiling is on.
  *
  * The real functions are found with dlsym(RTLD_NEXT) in a constructor (or at
  * first use, if earlier); a pthread_mutex_lock made while dlsym runs spins
@@ -136,7 +141,8 @@ static inline bool held(pthread_mutex_t *m)
 static KX_HOOK __attribute__((noinline)) int lock_held(pthread_mutex_t *m)
 {
     unsigned rate = atomic_load_explicit(&mutex_rate, memory_order_relaxed);
-    if (kx_guard || !pick(rate))
+    if (!atomic_load_explicit(&mutex_on, memory_order_relaxed) || kx_guard ||
+        !pick(rate))
         return real_lock(m);
     int rc = real_trylock(m);
     if (rc != EBUSY)
@@ -160,9 +166,7 @@ static KX_HOOK __attribute__((noinline)) int lock_held(pthread_mutex_t *m)
 
 KX_HOOK int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    if (__builtin_expect(!atomic_load_explicit(&mutex_on, memory_order_relaxed),
-                         1) ||
-        __builtin_expect(!held(m), 1))
+    if (__builtin_expect(!held(m), 1))
         return real_lock(m);
     return lock_held(m);
 }
