@@ -92,7 +92,7 @@ static double cpu_seconds(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- Workloads ----------------------------------------------------------- */
@@ -354,8 +354,7 @@ enum prof { P_NONE, P_IDLE, P_OFF, P_KILN, P_GPERF, P_BUMP };
 enum goal { G_INFO, G_CPU, G_HEAP, G_HEAP_JUDGED, G_MUTEX };
 
 struct cell {
-    const char *work; /* the workload as the child knows it */
-    const char *name; /* the workload's name in the table */
+    const char *work; /* the workload */
     enum prof prof;
     const char *label;
     int base; /* the cell this one is compared with, -1: none */
@@ -517,39 +516,36 @@ static void verdict(const struct cell *c, const struct ratio *r,
     case G_INFO:
         snprintf(out, cap, "%s",
                  c->prof == P_OFF     ? "(interposed, not sampling)"
+                 : c->prof == P_IDLE  ? "(multi-threaded, no profiler)"
                  : c->prof == P_GPERF ? "(reference)"
                                       : "");
         break;
     }
 }
 
-/* Cells in running order. `base` and `none` are indexes into this table. */
+/* Cells in running order. `base` and `none` are indexes into this table;
+ * the fields after `goal` are results. */
+#define CELL(w, p, l, b, n, g)                                                 \
+    {                                                                          \
+        .work = w, .prof = p, .label = l, .base = b, .none = n, .goal = g      \
+    }
 static struct cell cells[] = {
-    {"cpu", "cpu", P_NONE, "none", -1, 0, G_INFO, {0}, 0, 0},
-    {"cpu", "cpu", P_KILN, "kiln CPU 100 Hz", 0, 0, G_CPU, {0}, 0, 0},
-    {"cpu", "cpu", P_GPERF, "gperftools CPU 100 Hz", 0, 0, G_INFO, {0}, 0, 0},
-    {"loop", "loop", P_NONE, "none", -1, 3, G_INFO, {0}, 0, 0},
-    {"loop", "loop", P_IDLE, "none, idle threads", 3, 3, G_INFO, {0}, 0, 0},
-    {"loop", "loop", P_OFF, "kiln, heap off", 4, 3, G_INFO, {0}, 0, 0},
-    {"loop", "loop", P_KILN, "kiln heap 512 KiB", 4, 3, G_HEAP, {0}, 0, 0},
-    {"words", "words", P_NONE, "none", -1, 7, G_INFO, {0}, 0, 0},
-    {"words", "words", P_BUMP, "none, bump allocator", 7, 7, G_INFO, {0}, 0, 0},
-    {"words", "words", P_IDLE, "none, idle threads", 7, 7, G_INFO, {0}, 0, 0},
-    {"words", "words", P_OFF, "kiln, heap off", 9, 7, G_INFO, {0}, 0, 0},
-    {"words",
-     "words",
-     P_KILN,
-     "kiln heap 512 KiB",
-     9,
-     7,
-     G_HEAP_JUDGED,
-     {0},
-     0,
-     0},
-    {"lock", "lock", P_NONE, "none", -1, 12, G_INFO, {0}, 0, 0},
-    {"lock", "lock", P_IDLE, "none, idle threads", 12, 12, G_INFO, {0}, 0, 0},
-    {"lock", "lock", P_OFF, "kiln, mutex off", 13, 12, G_INFO, {0}, 0, 0},
-    {"lock", "lock", P_KILN, "kiln mutex 1 in 10", 13, 12, G_MUTEX, {0}, 0, 0},
+    CELL("cpu", P_NONE, "none", -1, 0, G_INFO),
+    CELL("cpu", P_KILN, "kiln CPU 100 Hz", 0, 0, G_CPU),
+    CELL("cpu", P_GPERF, "gperftools CPU 100 Hz", 0, 0, G_INFO),
+    CELL("loop", P_NONE, "none", -1, 3, G_INFO),
+    CELL("loop", P_IDLE, "none, idle threads", 3, 3, G_INFO),
+    CELL("loop", P_OFF, "kiln, heap off", 4, 3, G_INFO),
+    CELL("loop", P_KILN, "kiln heap 512 KiB", 4, 3, G_HEAP),
+    CELL("words", P_NONE, "none", -1, 7, G_INFO),
+    CELL("words", P_BUMP, "none, bump allocator", 7, 7, G_INFO),
+    CELL("words", P_IDLE, "none, idle threads", 7, 7, G_INFO),
+    CELL("words", P_OFF, "kiln, heap off", 9, 7, G_INFO),
+    CELL("words", P_KILN, "kiln heap 512 KiB", 9, 7, G_HEAP_JUDGED),
+    CELL("lock", P_NONE, "none", -1, 12, G_INFO),
+    CELL("lock", P_IDLE, "none, idle threads", 12, 12, G_INFO),
+    CELL("lock", P_OFF, "kiln, mutex off", 13, 12, G_INFO),
+    CELL("lock", P_KILN, "kiln mutex 1 in 10", 13, 12, G_MUTEX),
 };
 enum { NCELLS = sizeof(cells) / sizeof(cells[0]) };
 
@@ -577,19 +573,19 @@ static void print_table(int rounds)
         const struct cell *c = &cells[i];
         struct ratio self = compare(c, c, rounds);
         if (self.n == 0) {
-            printf("%-6s %-23s %s\n", c->name, c->label,
+            printf("%-6s %-23s %s\n", c->work, c->label,
                    c->prof == P_GPERF ? "(libgoogle-perftools-dev not "
                                         "installed)"
                                       : "(every run failed)");
             continue;
         }
         struct ratio vn = compare(c, &cells[c->none], rounds);
-        printf("%-6s %-23s %3d %7.3f %7.4f", c->name, c->label, c->threads,
+        struct ratio vb = compare(c, &cells[c->base < 0 ? i : c->base], rounds);
+        printf("%-6s %-23s %3d %7.3f %7.4f", c->work, c->label, c->threads,
                self.t_med, vn.med);
-        if (c->base < 0 || c->base == c->none) {
+        if (c->base < 0) {
             printf(" %7s %15s %7s  ", "", "", "");
         } else {
-            struct ratio vb = compare(c, &cells[c->base], rounds);
             char iqr[32], ns[16] = "";
             snprintf(iqr, sizeof(iqr), "%.4f-%.4f", vb.q1, vb.q3);
             if (c->pairs > 0)
@@ -597,13 +593,9 @@ static void print_table(int rounds)
             printf(" %7.4f %15s %7s  ", vb.med, iqr, ns);
         }
         char v[64] = "";
-        struct ratio vb = compare(c, &cells[c->base < 0 ? i : c->base], rounds);
         if (c->prof == P_BUMP)
             snprintf(v, sizeof(v), "malloc+free share %.0f%%",
                      100 * (1 - vn.med));
-        else if (c->base == c->none && c->base >= 0 && c->pairs > 0)
-            snprintf(v, sizeof(v), "%+.2f ns/op vs none",
-                     vn.d_med / c->pairs * 1e9);
         else
             verdict(c, &vb, gperf, v, sizeof(v));
         printf("%s\n", v);
