@@ -36,8 +36,9 @@
 // Log. Every request is logged when it arrives, so the log holds the CPU
 // requests still waiting out their window too: target port, type (or
 // "other"), arrival and completion in microseconds since the Unix epoch
-// (wall clock), status, the overlap mark and, for other paths only, the
-// request URI (cut to 200 bytes, commas and non-ASCII replaced by _).
+// (wall clock), status, the overlap mark, for other paths only the
+// request URI, and the User-Agent (both cut to 200 bytes, commas and
+// non-ASCII replaced by _).
 // Status 0 means the client went away before the response was written;
 // -1, with completion 0, that the request was still being served when the
 // log was written. On SIGTERM or SIGINT replay writes the log to -log as
@@ -200,6 +201,7 @@ type record struct {
 	status   int    // HTTP status; 0 client gone; -1 being served
 	overlaps bool   // a CPU request inside an open window
 	other    string // for type other: the request URI, cut to maxURI
+	agent    string // User-Agent, cut to maxURI
 }
 
 // target is one simulated Go program.
@@ -223,21 +225,27 @@ type server struct {
 
 func micros(t time.Time) int64 { return t.UnixNano() / 1000 }
 
-// arrive logs a request for uri arriving now and returns its index in the
-// log, or -1 when the log is full. The URI is kept for type other only.
-func (s *server) arrive(port, typ int, uri string) int {
-	r := record{port: port, typ: typ, arrival: micros(time.Now()),
-		status: -1}
-	if typ == tOther {
-		if len(uri) > maxURI {
-			uri = uri[:maxURI]
+// csvSafe cuts s to maxURI bytes and replaces commas and non-ASCII.
+func csvSafe(s string) string {
+	if len(s) > maxURI {
+		s = s[:maxURI]
+	}
+	return strings.Map(func(c rune) rune {
+		if c == ',' || c < ' ' || c > '~' {
+			return '_'
 		}
-		r.other = strings.Map(func(c rune) rune {
-			if c == ',' || c < ' ' || c > '~' {
-				return '_'
-			}
-			return c
-		}, uri)
+		return c
+	}, s)
+}
+
+// arrive logs a request for uri from agent arriving now and returns its
+// index in the log, or -1 when the log is full. The URI is kept for type
+// other only.
+func (s *server) arrive(port, typ int, uri, agent string) int {
+	r := record{port: port, typ: typ, arrival: micros(time.Now()),
+		status: -1, agent: csvSafe(agent)}
+	if typ == tOther {
+		r.other = csvSafe(uri)
 	}
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
@@ -344,7 +352,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if i < 0 || i >= len(s.targets) || !known {
 		t = tOther
 	}
-	idx := s.arrive(port, t, r.RequestURI)
+	idx := s.arrive(port, t, r.RequestURI, r.UserAgent())
 	status, overlaps := 0, false
 	switch {
 	case t == tOther:
@@ -384,14 +392,15 @@ func (s *server) writeLog(path string) error {
 		return err
 	}
 	bw := bufio.NewWriter(f)
-	fmt.Fprintln(bw, "port,type,arrival_us,done_us,status,overlap,uri")
+	fmt.Fprintln(bw, "port,type,arrival_us,done_us,status,overlap,uri,agent")
 	for _, r := range recs {
 		ov := 0
 		if r.overlaps {
 			ov = 1
 		}
-		fmt.Fprintf(bw, "%d,%s,%d,%d,%d,%d,%s\n", r.port,
-			typeNames[r.typ], r.arrival, r.done, r.status, ov, r.other)
+		fmt.Fprintf(bw, "%d,%s,%d,%d,%d,%d,%s,%s\n", r.port,
+			typeNames[r.typ], r.arrival, r.done, r.status, ov, r.other,
+			r.agent)
 	}
 	if err := bw.Flush(); err != nil {
 		f.Close()
