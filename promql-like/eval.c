@@ -102,14 +102,26 @@ struct sel_cache {
     bool filter; /* some matcher filters stacks */
     struct src_keep *keep;
     size_t n_keep;
-    struct hmap *names; /* (label, name pointer) -> 1 pass, 2 fail */
+    uint8_t *ok[2]; /* by name id: 1 passes, 2 fails the split filter */
+    size_t cap_ok[2];
 };
 
-/* The distinct function names of one stack, and its leaf. */
+/* A name id that is no name: the leaf of a stack without frames. */
+#define NO_NAME UINT32_MAX
+
+/* The distinct function names of one stack (ids), and its leaf's. */
 struct expansion {
-    const char **names;
+    uint32_t *ids;
     uint32_t n;
-    const char *leaf;
+    uint32_t leaf;
+};
+
+/* The expansions of one symbol space's stacks: idx[stack] is an index + 1
+ * into ev->exp, 0 when not expanded yet. */
+struct src_exp {
+    uint32_t source;
+    uint32_t *idx;
+    size_t cap;
 };
 
 struct ev {
@@ -126,9 +138,13 @@ struct ev {
     unsigned checks;
     struct labels_builder *lb;
     struct buf key, key2;
-    struct hmap *exp_idx; /* (source, stack) -> index + 1 */
+    struct src_exp *srcs; /* the expansion cache */
+    size_t n_srcs;
     struct expansion *exp;
     size_t n_exp, cap_exp;
+    struct hmap *name_idx; /* function name -> id */
+    const char **names;    /* by id; the querier's strings */
+    size_t n_names, cap_names;
     struct arena *arena;
 };
 
@@ -418,7 +434,8 @@ static void sel_cache_free(struct sel_cache *c)
     for (size_t i = 0; i < c->n_keep; i++)
         free(c->keep[i].keep);
     free(c->keep);
-    hmap_free(c->names);
+    free(c->ok[0]);
+    free(c->ok[1]);
     free(c);
 }
 
@@ -459,10 +476,14 @@ static bool keep_pair(const struct src_keep *k, uint32_t stack)
     return stack < k->n && k->keep[stack];
 }
 
-/* Fill the totals of profile series `s`. */
-static enum kb_status sel_totals(struct ev *ev, struct sel_cache *c,
-                                 struct sel_series *s)
+/* Fill the totals of profile series `s` on first use (the filtered sum of
+ * every profile: one pass over the pairs). Split selectors never need
+ * them. */
+static enum kb_status series_totals(struct ev *ev, struct sel_cache *c,
+                                    struct sel_series *s)
 {
+    if (!s->profile || c->split || s->total)
+        return KB_OK;
     s->total = kb_calloc(s->n + 1, sizeof(double));
     s->present = kb_calloc(s->n + 1, 1);
     for (size_t i = 0; i < s->n; i++) {
@@ -548,7 +569,6 @@ static enum kb_status sel_load(struct ev *ev, const struct pql_expr *e,
     struct sel_cache *c = kb_calloc(1, sizeof(*c));
     ev->sel[e->id] = c;
     c->split = split;
-    c->names = hmap_new(0);
     struct tsdb_matcher *tm = kb_calloc(sel->n_matchers + 1, sizeof(*tm));
     size_t n_tm = 0;
     uint64_t *refs = NULL;
@@ -577,8 +597,6 @@ static enum kb_status sel_load(struct ev *ev, const struct pql_expr *e,
         s->profile = tsdb_querier_kind(ev->q, refs[i]) == TSDB_PROFILES;
         if (s->profile) {
             s->pv = tsdb_querier_profiles(ev->q, refs[i], &s->n);
-            if ((st = sel_totals(ev, c, s)) != KB_OK)
-                goto done;
         } else {
             tsdb_querier_floats(ev->q, refs[i], &s->ft, &s->fv, &s->n);
         }
@@ -616,14 +634,47 @@ static int64_t series_time(const struct sel_series *s, size_t i)
 
 /* ---- Stack splits ------------------------------------------------------- */
 
+/* The dense id of a function name, for this query. */
+static uint32_t intern_name(struct ev *ev, const char *name)
+{
+    bool found;
+    uint64_t *slot = hmap_put(ev->name_idx, name, strlen(name), &found);
+    if (!found) {
+        ev->names = kb_grow(ev->names, &ev->cap_names, ev->n_names + 1,
+                            sizeof(*ev->names));
+        ev->names[ev->n_names] = name;
+        *slot = ev->n_names++;
+    }
+    return (uint32_t)*slot;
+}
+
+/* Grow a zero-filled array of `size`-byte elements to hold index `i`. */
+static void *grow_zero(void *p, size_t *cap, size_t i, size_t size)
+{
+    if (i < *cap)
+        return p;
+    size_t old = *cap;
+    p = kb_grow(p, cap, i + 1, size);
+    memset((char *)p + old * size, 0, (*cap - old) * size);
+    return p;
+}
+
+/* The expansion of `stack` of `source`, made on first use. */
 static const struct expansion *expand(struct ev *ev, uint32_t source,
                                       uint32_t stack)
 {
-    uint64_t key = (uint64_t)source << 32 | stack;
-    bool found;
-    uint64_t *slot = hmap_put(ev->exp_idx, &key, sizeof(key), &found);
-    if (found)
-        return &ev->exp[*slot - 1];
+    struct src_exp *se = NULL;
+    for (size_t i = 0; i < ev->n_srcs && !se; i++)
+        if (ev->srcs[i].source == source)
+            se = &ev->srcs[i];
+    if (!se) {
+        ev->srcs = kb_reallocarray(ev->srcs, ev->n_srcs + 1, sizeof(*se));
+        se = &ev->srcs[ev->n_srcs++];
+        *se = (struct src_exp){.source = source};
+    }
+    se->idx = grow_zero(se->idx, &se->cap, stack, sizeof(*se->idx));
+    if (se->idx[stack])
+        return &ev->exp[se->idx[stack] - 1];
     const char *inl[FRAMES_INLINE];
     const char **names = inl;
     size_t n =
@@ -632,85 +683,118 @@ static const struct expansion *expand(struct ev *ev, uint32_t source,
         names = kb_calloc(n, sizeof(*names));
         n = tsdb_querier_stack_functions(ev->q, source, stack, names, n);
     }
-    struct expansion x = {.leaf = n > 0 ? names[0] : ""};
-    x.names = arena_calloc(ev->arena, n + 1, sizeof(*x.names));
+    struct expansion x = {.leaf = n > 0 ? intern_name(ev, names[0]) : NO_NAME};
+    x.ids = arena_calloc(ev->arena, n + 1, sizeof(*x.ids));
     for (size_t i = 0; i < n; i++) {
+        uint32_t id = intern_name(ev, names[i]);
         bool dup = false;
         for (uint32_t k = 0; k < x.n && !dup; k++)
-            dup = strcmp(x.names[k], names[i]) == 0;
+            dup = x.ids[k] == id;
         if (!dup)
-            x.names[x.n++] = names[i];
+            x.ids[x.n++] = id;
     }
     if (names != inl)
         free(names);
     ev->exp = kb_grow(ev->exp, &ev->cap_exp, ev->n_exp + 1, sizeof(*ev->exp));
     ev->exp[ev->n_exp++] = x;
-    *slot = ev->n_exp;
+    se->idx[stack] = (uint32_t)ev->n_exp;
     return &ev->exp[ev->n_exp - 1];
 }
 
-/* Whether the split value `name` of `label` passes the selector's matchers
- * on that label (cached per name string). */
-static bool name_pass(struct sel_cache *c, unsigned label, const char *name)
+/* Whether the split value `id` of stack label `which` (0: __function__,
+ * 1: __leaf__) passes the selector's matchers on that label; each name is
+ * matched once per selector. */
+static bool name_pass(struct ev *ev, struct sel_cache *c, int which,
+                      uint32_t id)
 {
-    struct {
-        unsigned label;
-        const char *name;
-    } key;
-    memset(&key, 0, sizeof(key));
-    key.label = label;
-    key.name = name;
-    bool found;
-    uint64_t *slot = hmap_put(c->names, &key, sizeof(key), &found);
-    if (!found) {
+    unsigned label = which ? PQL_SPLIT_LEAF : PQL_SPLIT_FUNCTION;
+    uint8_t dummy = 0, *ok = &dummy;
+    if (id != NO_NAME) {
+        c->ok[which] =
+            grow_zero(c->ok[which], &c->cap_ok[which], id, sizeof(uint8_t));
+        ok = &c->ok[which][id];
+    }
+    if (!*ok) {
+        const char *name = id == NO_NAME ? "" : ev->names[id];
         bool pass = true;
         for (size_t i = 0; i < c->n_sm && pass; i++)
             if (c->sm[i].label == label)
                 pass = matcher_matches(c->sm[i].m, name);
-        *slot = pass ? 1 : 2;
+        *ok = pass ? 1 : 2;
     }
-    return *slot == 1;
+    return *ok == 1;
 }
 
-/* Values per split key: function and/or leaf (NULL: not split by it). */
+/* Values per split key: function and/or leaf name ids (NO_NAME where the
+ * split does not use that label, or a stack has no frames). */
 struct acc_entry {
-    const char *fn, *leaf;
+    uint32_t fn, leaf;
     double v;
 };
 
 struct split_acc {
-    struct hmap *idx; /* key -> index + 1 */
+    unsigned split;
+    uint32_t *slot; /* single label: by id + 1, entry index + 1 */
+    size_t cap_slot;
+    struct hmap *pairs; /* both labels: (fn, leaf) -> entry index + 1 */
     struct acc_entry *e;
     size_t n, cap;
 };
 
-static void acc_add(struct ev *ev, struct split_acc *a, const char *fn,
-                    const char *leaf, double v)
+static void acc_init(struct split_acc *a, unsigned split)
 {
-    buf_reset(&ev->key2);
-    buf_puts(&ev->key2, fn ? fn : "");
-    buf_putc(&ev->key2, '\xff');
-    buf_puts(&ev->key2, leaf ? leaf : "");
-    bool found;
-    uint64_t *slot = hmap_put(a->idx, ev->key2.data, ev->key2.len, &found);
-    if (!found) {
+    *a = (struct split_acc){.split = split, .pairs = hmap_new(0)};
+}
+
+static uint32_t acc_key(const struct split_acc *a, uint32_t fn, uint32_t leaf)
+{
+    /* NO_NAME + 1 wraps to 0: the slot of "no frames". */
+    return (a->split & PQL_SPLIT_FUNCTION ? fn : leaf) + 1;
+}
+
+static void acc_add(struct split_acc *a, uint32_t fn, uint32_t leaf, double v)
+{
+    uint64_t *pslot = NULL;
+    uint32_t *sslot = NULL;
+    size_t idx;
+    if (a->split == (PQL_SPLIT_FUNCTION | PQL_SPLIT_LEAF)) {
+        uint64_t k = (uint64_t)fn << 32 | leaf;
+        pslot = hmap_put(a->pairs, &k, sizeof(k), NULL);
+        idx = (size_t)*pslot;
+    } else {
+        uint32_t k = acc_key(a, fn, leaf);
+        a->slot = grow_zero(a->slot, &a->cap_slot, k, sizeof(*a->slot));
+        sslot = &a->slot[k];
+        idx = *sslot;
+    }
+    if (idx == 0) {
         a->e = kb_grow(a->e, &a->cap, a->n + 1, sizeof(*a->e));
         a->e[a->n] = (struct acc_entry){fn, leaf, 0};
-        *slot = ++a->n;
+        idx = ++a->n;
+        if (pslot)
+            *pslot = idx;
+        else
+            *sslot = (uint32_t)idx;
     }
-    a->e[*slot - 1].v += v;
+    a->e[idx - 1].v += v;
 }
 
 static void acc_reset(struct split_acc *a)
 {
-    hmap_free(a->idx);
-    a->idx = hmap_new(0);
+    if (a->split == (PQL_SPLIT_FUNCTION | PQL_SPLIT_LEAF)) {
+        hmap_free(a->pairs);
+        a->pairs = hmap_new(0);
+    } else {
+        for (size_t i = 0; i < a->n; i++)
+            a->slot[acc_key(a, a->e[i].fn, a->e[i].leaf)] = 0;
+    }
     a->n = 0;
 }
 
 static void acc_free(struct split_acc *a)
 {
-    hmap_free(a->idx);
+    hmap_free(a->pairs);
+    free(a->slot);
     free(a->e);
 }
 
@@ -719,19 +803,19 @@ static void split_add(struct ev *ev, struct sel_cache *c, struct split_acc *a,
                       uint32_t source, uint32_t stack, double v)
 {
     const struct expansion *x = expand(ev, source, stack);
-    const char *leaf = NULL;
+    uint32_t leaf = NO_NAME;
     if (c->split & PQL_SPLIT_LEAF) {
-        if (!name_pass(c, PQL_SPLIT_LEAF, x->leaf))
+        if (!name_pass(ev, c, 1, x->leaf))
             return;
         leaf = x->leaf;
     }
     if (!(c->split & PQL_SPLIT_FUNCTION)) {
-        acc_add(ev, a, NULL, leaf, v);
+        acc_add(a, NO_NAME, leaf, v);
         return;
     }
     for (uint32_t i = 0; i < x->n; i++)
-        if (name_pass(c, PQL_SPLIT_FUNCTION, x->names[i]))
-            acc_add(ev, a, x->names[i], leaf, v);
+        if (name_pass(ev, c, 0, x->ids[i]))
+            acc_add(a, x->ids[i], leaf, v);
 }
 
 /* Add one profile's pairs that pass the stack filter to `a`. */
@@ -751,11 +835,15 @@ static enum kb_status split_labels(struct ev *ev, const struct labels *ls,
                                    struct labels **out)
 {
     struct kb_err ke;
+    const struct acc_entry *x = &a->e[i];
     labels_builder_reset(ev->lb, ls);
-    if ((a->e[i].fn && labels_builder_set(ev->lb, PQL_LABEL_FUNCTION,
-                                          a->e[i].fn, &ke) != KB_OK) ||
-        (a->e[i].leaf && labels_builder_set(ev->lb, PQL_LABEL_LEAF,
-                                            a->e[i].leaf, &ke) != KB_OK))
+    if (((a->split & PQL_SPLIT_FUNCTION) &&
+         labels_builder_set(ev->lb, PQL_LABEL_FUNCTION, ev->names[x->fn],
+                            &ke) != KB_OK) ||
+        ((a->split & PQL_SPLIT_LEAF) &&
+         labels_builder_set(ev->lb, PQL_LABEL_LEAF,
+                            x->leaf == NO_NAME ? "" : ev->names[x->leaf],
+                            &ke) != KB_OK))
         return ev_fail(ev, PQL_ERR_EXECUTION, "%s", ke.msg);
     return lb_finish(ev, out);
 }
@@ -772,10 +860,12 @@ static enum kb_status eval_vector_sel(struct ev *ev, const struct pql_expr *e,
     if (st != KB_OK)
         return st;
     int64_t te = mod_time(ev, &e->u.sel.mod, t);
-    struct split_acc a = {.idx = hmap_new(0)};
+    struct split_acc a;
+    acc_init(&a, c->split);
     for (size_t i = 0; i < c->n && st == KB_OK; i++) {
-        const struct sel_series *s = &c->s[i];
-        if ((st = ev_check(ev)) != KB_OK)
+        struct sel_series *s = &c->s[i];
+        if ((st = ev_check(ev)) != KB_OK ||
+            (st = series_totals(ev, c, s)) != KB_OK)
             break;
         size_t k = first_after(s, te);
         if (k == 0 || series_time(s, k - 1) <= te - ev->o->lookback_ms)
@@ -806,8 +896,9 @@ static enum kb_status split_range(struct ev *ev, struct sel_cache *c,
                                   const struct sel_series *s, size_t from,
                                   size_t to, struct pql_mat *m)
 {
-    struct split_acc a = {.idx = hmap_new(0)};
-    struct hmap *series = hmap_new(0); /* split key -> m index + 1 */
+    struct split_acc a;
+    acc_init(&a, c->split);
+    struct hmap *series = hmap_new(0); /* (fn, leaf) -> m index + 1 */
     enum kb_status st = KB_OK;
     for (size_t k = from; k < to && st == KB_OK; k++) {
         if ((st = ev_check(ev)) != KB_OK)
@@ -815,13 +906,9 @@ static enum kb_status split_range(struct ev *ev, struct sel_cache *c,
         acc_reset(&a);
         split_profile(ev, c, &a, &s->pv[k]);
         for (size_t j = 0; j < a.n && st == KB_OK; j++) {
-            buf_reset(&ev->key);
-            buf_puts(&ev->key, a.e[j].fn ? a.e[j].fn : "");
-            buf_putc(&ev->key, '\xff');
-            buf_puts(&ev->key, a.e[j].leaf ? a.e[j].leaf : "");
+            uint64_t key = (uint64_t)a.e[j].fn << 32 | a.e[j].leaf;
             bool found;
-            uint64_t *slot =
-                hmap_put(series, ev->key.data, ev->key.len, &found);
+            uint64_t *slot = hmap_put(series, &key, sizeof(key), &found);
             if (!found) {
                 struct labels *ls;
                 if ((st = split_labels(ev, s->ls, &a, j, &ls)) != KB_OK)
@@ -850,8 +937,9 @@ static enum kb_status eval_matrix_sel(struct ev *ev, const struct pql_expr *e,
     if (st != KB_OK)
         return st;
     for (size_t i = 0; i < c->n && st == KB_OK; i++) {
-        const struct sel_series *s = &c->s[i];
-        if ((st = ev_check(ev)) != KB_OK)
+        struct sel_series *s = &c->s[i];
+        if ((st = ev_check(ev)) != KB_OK ||
+            (st = series_totals(ev, c, s)) != KB_OK)
             break;
         size_t from = first_after(s, te - e->u.sel.range_ms);
         size_t to = first_after(s, te);
@@ -877,6 +965,43 @@ static enum kb_status eval_matrix_sel(struct ev *ev, const struct pql_expr *e,
     return st;
 }
 
+/* Sums per stack of one symbol space, dense by stack id, with the list of
+ * stacks touched (to credit and to clear them). */
+struct src_sum {
+    uint32_t source;
+    double *v;
+    uint8_t *seen;
+    size_t cap_v, cap_seen;
+    uint32_t *touched;
+    size_t n_touched, cap_touched;
+};
+
+static struct src_sum *src_sum_get(struct src_sum **sums, size_t *n,
+                                   uint32_t source)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*sums)[i].source == source)
+            return &(*sums)[i];
+    *sums = kb_reallocarray(*sums, *n + 1, sizeof(**sums));
+    (*sums)[*n] = (struct src_sum){.source = source};
+    return &(*sums)[(*n)++];
+}
+
+static void src_sum_add(struct src_sum *s, uint32_t stack, double v)
+{
+    if (stack >= s->cap_v) {
+        s->v = grow_zero(s->v, &s->cap_v, stack, sizeof(*s->v));
+        s->seen = grow_zero(s->seen, &s->cap_seen, stack, sizeof(*s->seen));
+    }
+    if (!s->seen[stack]) {
+        s->seen[stack] = 1;
+        s->touched = kb_grow(s->touched, &s->cap_touched, s->n_touched + 1,
+                             sizeof(*s->touched));
+        s->touched[s->n_touched++] = stack;
+    }
+    s->v[stack] += v;
+}
+
 /* The sums over the window of every (series, split key) of a profile
  * range selector in split mode, without building per-profile points: the
  * pairs of the window are first summed per stack, then each distinct stack
@@ -896,53 +1021,48 @@ enum kb_status ev_profile_window_sums(struct ev *ev, const struct pql_expr *e,
             return KB_OK;
     *handled = true;
     int64_t te = mod_time(ev, &e->u.sel.mod, t);
-    struct hmap *stacks = hmap_new(0); /* (source, stack) -> index + 1 */
-    uint64_t *keys = NULL;
-    double *sums = NULL;
-    size_t n_keys = 0, cap_keys = 0, cap_sums = 0;
-    struct split_acc a = {.idx = hmap_new(0)};
+    struct src_sum *sums = NULL;
+    size_t n_sums = 0;
+    struct split_acc a;
+    acc_init(&a, c->split);
     for (size_t i = 0; i < c->n && st == KB_OK; i++) {
         const struct sel_series *s = &c->s[i];
         size_t from = first_after(s, te - e->u.sel.range_ms);
         size_t to = first_after(s, te);
-        if (from >= to)
-            continue;
-        hmap_free(stacks);
-        stacks = hmap_new(0);
-        n_keys = 0;
+        struct src_sum *sum = NULL;
         for (size_t k = from; k < to && st == KB_OK; k++) {
             const struct tsdb_profile_view *p = &s->pv[k];
             const struct src_keep *keep =
                 c->filter ? sel_keep(ev, c, p->source) : NULL;
+            if (!sum || sum->source != p->source)
+                sum = src_sum_get(&sums, &n_sums, p->source);
             st = ev_check(ev);
-            for (size_t j = 0; j < p->n; j++) {
-                if (keep && !keep_pair(keep, p->stacks[j]))
-                    continue;
-                uint64_t key = (uint64_t)p->source << 32 | p->stacks[j];
-                bool found;
-                uint64_t *slot = hmap_put(stacks, &key, sizeof(key), &found);
-                if (!found) {
-                    keys = kb_grow(keys, &cap_keys, n_keys + 1, sizeof(*keys));
-                    sums = kb_grow(sums, &cap_sums, n_keys + 1, sizeof(*sums));
-                    keys[n_keys] = key;
-                    sums[n_keys] = 0;
-                    *slot = ++n_keys;
-                }
-                sums[*slot - 1] += (double)p->values[j];
-            }
+            for (size_t j = 0; j < p->n; j++)
+                if (!keep || keep_pair(keep, p->stacks[j]))
+                    src_sum_add(sum, p->stacks[j], (double)p->values[j]);
         }
         acc_reset(&a);
-        for (size_t k = 0; k < n_keys; k++)
-            split_add(ev, c, &a, (uint32_t)(keys[k] >> 32), (uint32_t)keys[k],
-                      sums[k]);
+        for (size_t k = 0; k < n_sums; k++) {
+            struct src_sum *x = &sums[k];
+            for (size_t j = 0; j < x->n_touched; j++) {
+                uint32_t stack = x->touched[j];
+                split_add(ev, c, &a, x->source, stack, x->v[stack]);
+                x->v[stack] = 0;
+                x->seen[stack] = 0;
+            }
+            x->n_touched = 0;
+        }
         for (size_t j = 0; j < a.n && st == KB_OK; j++) {
             struct labels *ls;
             if ((st = split_labels(ev, s->ls, &a, j, &ls)) == KB_OK)
                 st = vec_push(ev, out, ls, a.e[j].v, t);
         }
     }
-    hmap_free(stacks);
-    free(keys);
+    for (size_t k = 0; k < n_sums; k++) {
+        free(sums[k].v);
+        free(sums[k].seen);
+        free(sums[k].touched);
+    }
     free(sums);
     acc_free(&a);
     return st;
@@ -1295,19 +1415,25 @@ static enum kb_status group_labels(struct ev *ev, const struct pql_aggregate *a,
     return lb_finish(ev, out);
 }
 
-/* Order for topk (desc) and bottomk (asc); NaN always last. */
-static const struct pql_vec *sort_vec;
-static bool sort_desc;
+/* Order for topk (desc) and bottomk (asc); NaN always last; ties keep
+ * the input order. `arg` is the aggregation. */
+struct member_order {
+    const struct pql_vec *v;
+    bool desc;
+};
 
-static int member_cmp(const void *pa, const void *pb)
+static int member_cmp(const void *pa, const void *pb, void *arg)
 {
-    double a = sort_vec->e[*(const size_t *)pa].v;
-    double b = sort_vec->e[*(const size_t *)pb].v;
-    if (isnan(a) || isnan(b))
-        return isnan(a) - isnan(b);
-    if (a == b)
-        return 0;
-    return (a < b) == sort_desc ? 1 : -1;
+    const struct member_order *o = arg;
+    size_t ia = *(const size_t *)pa, ib = *(const size_t *)pb;
+    double a = o->v->e[ia].v, b = o->v->e[ib].v;
+    if (isnan(a) || isnan(b)) {
+        if (isnan(a) != isnan(b))
+            return isnan(a) ? 1 : -1;
+    } else if (a != b) {
+        return (a < b) == o->desc ? 1 : -1;
+    }
+    return ia < ib ? -1 : ia > ib;
 }
 
 static void format_count_value(double v, char *out, size_t n)
@@ -1369,9 +1495,8 @@ static enum kb_status agg_emit(struct ev *ev, const struct pql_aggregate *a,
     }
     case PQL_AGG_TOPK:
     case PQL_AGG_BOTTOMK: {
-        sort_vec = v;
-        sort_desc = a->op == PQL_AGG_TOPK;
-        qsort(g->members, g->n_members, sizeof(size_t), member_cmp);
+        struct member_order o = {v, a->op == PQL_AGG_TOPK};
+        qsort_r(g->members, g->n_members, sizeof(size_t), member_cmp, &o);
         size_t k = param >= (double)g->n_members ? g->n_members : (size_t)param;
         enum kb_status st = KB_OK;
         for (size_t i = 0; i < k && st == KB_OK; i++) {
@@ -1645,8 +1770,12 @@ static void ev_free(struct ev *ev)
     labels_builder_free(ev->lb);
     buf_free(&ev->key);
     buf_free(&ev->key2);
-    hmap_free(ev->exp_idx);
+    for (size_t i = 0; i < ev->n_srcs; i++)
+        free(ev->srcs[i].idx);
+    free(ev->srcs);
     free(ev->exp);
+    hmap_free(ev->name_idx);
+    free(ev->names);
     arena_free(ev->arena);
     tsdb_querier_close(ev->q);
 }
@@ -1699,7 +1828,7 @@ enum kb_status pql_eval(struct tsdb *db, const struct pql_ast *ast,
     ev.lb = labels_builder_new();
     buf_init(&ev.key, BUF_NO_LIMIT);
     buf_init(&ev.key2, BUF_NO_LIMIT);
-    ev.exp_idx = hmap_new(0);
+    ev.name_idx = hmap_new(0);
     ev.arena = arena_new(0);
     int64_t mint = INT64_MAX, maxt = INT64_MIN;
     walk_range(&ev, root, start_ms, end_ms, &mint, &maxt);
