@@ -33,3 +33,12 @@ check_PROGRAMS += tests/unit/test_pql_eval
 tests_unit_test_pql_eval_LDADD = $(KILN_PQL_EVAL_LIBS)
 TESTS += tests/unit/test_pql_eval
 EXTRA_DIST += docs/query-evaluation.md
+EXTRA_DIST += \
+	tests/pql/aggregations.test \
+	tests/pql/basic.test \
+	tests/pql/functions.test \
+	tests/pql/limits.test \
+	tests/pql/operators.test \
+	tests/pql/profiles.test \
+	tests/pql/subqueries.test \
+	tests/pql/week_over_week.test
