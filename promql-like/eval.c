@@ -244,8 +244,7 @@ void val_free(struct ev *ev, struct pql_val *v)
         n += (long long)v->mat.s[i].n;
     }
     free(v->mat.s);
-    if (ev)
-        ev_samples(ev, -n);
+    ev_samples(ev, -n);
     memset(v, 0, sizeof(*v));
 }
 
@@ -1223,7 +1222,6 @@ static enum kb_status binop_set(struct ev *ev, const struct pql_binary *b,
     }
     hmap_free(rs);
     hmap_free(ls);
-    (void)t;
     return st;
 }
 
@@ -1265,7 +1263,7 @@ static enum kb_status binop_vv(struct ev *ev, const struct pql_binary *b,
                                int64_t t, struct pql_val *out)
 {
     if (pql_binop_is_set(b->op))
-        return binop_set(ev, b, lhs, rhs, t, out);
+        return binop_set(ev, b, lhs, rhs, out);
     bool swap = b->card == PQL_CARD_ONE_TO_MANY;
     struct pql_vec *l = swap ? rhs : lhs, *r = swap ? lhs : rhs;
     struct hmap *rsig = hmap_new(r->n), *matched = hmap_new(l->n);
