@@ -1196,7 +1196,7 @@ static enum kb_status binop_vs(struct ev *ev, const struct pql_binary *b,
 }
 
 static enum kb_status binop_set(struct ev *ev, const struct pql_binary *b,
-                                struct pql_vec *l, struct pql_vec *r, int64_t t,
+                                struct pql_vec *l, struct pql_vec *r,
                                 struct pql_val *out)
 {
     struct hmap *rs = hmap_new(r->n), *ls = hmap_new(l->n);
