@@ -281,6 +281,28 @@ else
     diag_file "$tmp/goapp.svg.err"
 fi
 
+# Concurrent requests (handlers run on one thread each) agree.
+i=0
+pids=
+while [ $i -lt 6 ]; do
+    # shellcheck disable=SC2086
+    api profile "$tmp/par.$i.json" $win \
+        --data-urlencode 'query=cpu{job="goapp"}' >/dev/null &
+    pids="$pids $!"
+    i=$((i + 1))
+done
+# shellcheck disable=SC2086
+wait $pids
+same=0
+for f in "$tmp"/par.*.json; do
+    cmp -s "$f" "$tmp/goapp.json" && same=$((same + 1))
+done
+if [ "$same" = 6 ]; then
+    ok "6 concurrent requests give the same tree"
+else
+    not_ok "6 concurrent requests give the same tree ($same of 6)"
+fi
+
 # 3. Focus filters.
 # shellcheck disable=SC2086
 code=$(api profile "$tmp/focus.pb.gz" $win --data-urlencode format=pprof \
