@@ -18,6 +18,8 @@
  *   eval_ordered instant at 5m sort(x)        expected elements, in order
  *   eval range from 0 to 10m step 5m x        expected points per step
  *     x{job="api"} 0 50 _
+ *   eval instant at 2m x[2m]                  a range vector: value@time
+ *     x{job="api"} 10@1m 20@2m
  *   eval_fail instant at 0 foo(                an error is expected
  *     bad_data: 1:5:                          (errorType: message part)
  *
