@@ -4,10 +4,11 @@
  *
  * Design. A range query is evaluated as an instant query at every step,
  * which is how Prometheus defines its results. What makes that cheap is a
- * per-query cache: one tsdb querier spans the union of every selector's
- * time range (computed from the tree before evaluating), and each selector
- * node selects its series and reads their data once, on first use; a step
- * then only binary-searches its window. For profile series the cache also
+ * per-query cache: before evaluating, the tree gives every selector's time
+ * span; overlapping spans share one tsdb querier (so `x offset 1w` does
+ * not read the week in between); each selector node selects its series
+ * and reads their data once, on first use, and a step then only
+ * binary-searches its window. For profile series the cache also
  * holds every profile's total after the stack-matcher filter, computed in
  * one pass over the profile's (stack, value) pairs with a byte lookup per
  * pair in the stack marks of tsdb_querier_stack_marks (one regex match per
@@ -94,6 +95,8 @@ struct sel_series {
 };
 
 struct sel_cache {
+    struct tsdb_querier *q; /* ev->qs[qi] */
+    uint32_t qi;
     struct sel_series *s;
     size_t n;
     struct stack_matcher *sm;
@@ -116,16 +119,29 @@ struct expansion {
     uint32_t leaf;
 };
 
-/* The expansions of one symbol space's stacks: idx[stack] is an index + 1
- * into ev->exp, 0 when not expanded yet. */
+/* The expansions of the stacks of one symbol space of querier qi:
+ * idx[stack] is an index + 1 into ev->exp, 0 when not expanded yet. */
 struct src_exp {
-    uint32_t source;
+    uint32_t qi, source;
     uint32_t *idx;
     size_t cap;
 };
 
+/* The times one selector node reads. */
+struct span {
+    int64_t lo, hi;
+    uint32_t node;
+};
+
+/* Selector spans closer than this share a querier. */
+#define QUERIER_GAP INT64_C(3600000)
+
 struct ev {
-    struct tsdb_querier *q;
+    struct tsdb_querier **qs; /* one per group of selector spans */
+    size_t n_qs;
+    uint32_t *node_q; /* by selector node id: index into qs */
+    struct span *spans;
+    size_t n_spans, cap_spans;
     const struct pql_engine_options *o;
     int64_t start, end;
     struct pql_error *err;
@@ -453,7 +469,7 @@ static const struct src_keep *sel_keep(struct ev *ev, struct sel_cache *c,
             continue; /* filters split values, not stacks */
         const uint8_t *marks;
         size_t nm;
-        tsdb_querier_stack_marks(ev->q, source, sm->re,
+        tsdb_querier_stack_marks(c->q, source, sm->re,
                                  sm->label == PQL_SPLIT_LEAF ? TSDB_STACK_LEAF
                                                              : TSDB_STACK_ANY,
                                  &marks, &nm);
@@ -575,10 +591,10 @@ static enum kb_status sel_load(struct ev *ev, const struct pql_expr *e,
     enum kb_status st = sel_matchers(ev, sel, c, tm, &n_tm);
     if (st != KB_OK)
         goto done;
-    if (!ev->q)
-        goto done; /* nothing in range */
+    c->qi = ev->node_q[e->id];
+    c->q = ev->qs[c->qi];
     struct kb_err ke;
-    if (tsdb_querier_select(ev->q, tm, n_tm, &refs, &n_refs, &ke) != KB_OK) {
+    if (tsdb_querier_select(c->q, tm, n_tm, &refs, &n_refs, &ke) != KB_OK) {
         st = ev_fail(ev, PQL_ERR_EXECUTION, "%s", ke.msg);
         goto done;
     }
@@ -592,15 +608,15 @@ static enum kb_status sel_load(struct ev *ev, const struct pql_expr *e,
     c->s = kb_calloc(n_refs + 1, sizeof(*c->s));
     for (size_t i = 0; i < n_refs; i++) {
         struct sel_series *s = &c->s[c->n++];
-        s->ls = tsdb_querier_labels(ev->q, refs[i]);
-        s->profile = tsdb_querier_kind(ev->q, refs[i]) == TSDB_PROFILES;
+        s->ls = tsdb_querier_labels(c->q, refs[i]);
+        s->profile = tsdb_querier_kind(c->q, refs[i]) == TSDB_PROFILES;
         if (s->profile) {
-            s->pv = tsdb_querier_profiles(ev->q, refs[i], &s->n);
+            s->pv = tsdb_querier_profiles(c->q, refs[i], &s->n);
         } else {
-            tsdb_querier_floats(ev->q, refs[i], &s->ft, &s->fv, &s->n);
+            tsdb_querier_floats(c->q, refs[i], &s->ft, &s->fv, &s->n);
         }
     }
-    if (tsdb_querier_error(ev->q, &ke) != KB_OK)
+    if (tsdb_querier_error(c->q, &ke) != KB_OK)
         st = ev_fail(ev, PQL_ERR_INTERNAL, "%s", ke.msg);
 done:
     for (size_t i = 0; i < n_tm; i++)
@@ -659,17 +675,18 @@ static void *grow_zero(void *p, size_t *cap, size_t i, size_t size)
 }
 
 /* The expansion of `stack` of `source`, made on first use. */
-static const struct expansion *expand(struct ev *ev, uint32_t source,
-                                      uint32_t stack)
+static const struct expansion *expand(struct ev *ev, uint32_t qi,
+                                      uint32_t source, uint32_t stack)
 {
+    struct tsdb_querier *q = ev->qs[qi];
     struct src_exp *se = NULL;
     for (size_t i = 0; i < ev->n_srcs && !se; i++)
-        if (ev->srcs[i].source == source)
+        if (ev->srcs[i].qi == qi && ev->srcs[i].source == source)
             se = &ev->srcs[i];
     if (!se) {
         ev->srcs = kb_reallocarray(ev->srcs, ev->n_srcs + 1, sizeof(*se));
         se = &ev->srcs[ev->n_srcs++];
-        *se = (struct src_exp){.source = source};
+        *se = (struct src_exp){.qi = qi, .source = source};
     }
     se->idx = grow_zero(se->idx, &se->cap, stack, sizeof(*se->idx));
     if (se->idx[stack])
@@ -677,10 +694,10 @@ static const struct expansion *expand(struct ev *ev, uint32_t source,
     const char *inl[FRAMES_INLINE];
     const char **names = inl;
     size_t n =
-        tsdb_querier_stack_functions(ev->q, source, stack, inl, FRAMES_INLINE);
+        tsdb_querier_stack_functions(q, source, stack, inl, FRAMES_INLINE);
     if (n > FRAMES_INLINE) {
         names = kb_calloc(n, sizeof(*names));
-        n = tsdb_querier_stack_functions(ev->q, source, stack, names, n);
+        n = tsdb_querier_stack_functions(q, source, stack, names, n);
     }
     struct expansion x = {.leaf = n > 0 ? intern_name(ev, names[0]) : NO_NAME};
     x.ids = arena_calloc(ev->arena, n + 1, sizeof(*x.ids));
@@ -801,7 +818,7 @@ static void acc_free(struct split_acc *a)
 static void split_add(struct ev *ev, struct sel_cache *c, struct split_acc *a,
                       uint32_t source, uint32_t stack, double v)
 {
-    const struct expansion *x = expand(ev, source, stack);
+    const struct expansion *x = expand(ev, c->qi, source, stack);
     uint32_t leaf = NO_NAME;
     if (c->split & PQL_SPLIT_LEAF) {
         if (!name_pass(ev, c, 1, x->leaf))
@@ -1631,50 +1648,78 @@ enum kb_status ev_eval(struct ev *ev, const struct pql_expr *e, int64_t t,
     return st;
 }
 
-/* Widen [*mint, *maxt] to every time a selector under `e` reads when `e`
- * is evaluated at times in [s, en]. */
-static void walk_range(const struct ev *ev, const struct pql_expr *e, int64_t s,
-                       int64_t en, int64_t *mint, int64_t *maxt)
+/* Record the span of times every selector under `e` reads when `e` is
+ * evaluated at times in [s, en]. */
+static void walk_range(struct ev *ev, const struct pql_expr *e, int64_t s,
+                       int64_t en)
 {
     switch (e->kind) {
     case PQL_VECTOR_SEL:
     case PQL_MATRIX_SEL: {
         const struct pql_selector *sel = &e->u.sel;
         int64_t lo = mod_time(ev, &sel->mod, s);
-        int64_t hi = mod_time(ev, &sel->mod, en);
         lo -= sel->range_ms > 0 ? sel->range_ms : ev->o->lookback_ms;
-        *mint = lo < *mint ? lo : *mint;
-        *maxt = hi > *maxt ? hi : *maxt;
+        ev->spans = kb_grow(ev->spans, &ev->cap_spans, ev->n_spans + 1,
+                            sizeof(*ev->spans));
+        ev->spans[ev->n_spans++] =
+            (struct span){lo, mod_time(ev, &sel->mod, en), e->id};
         return;
     }
     case PQL_SUBQUERY: {
         const struct pql_subquery *sq = &e->u.subquery;
         int64_t lo = mod_time(ev, &sq->mod, s) - sq->range_ms;
-        walk_range(ev, sq->expr, lo, mod_time(ev, &sq->mod, en), mint, maxt);
+        walk_range(ev, sq->expr, lo, mod_time(ev, &sq->mod, en));
         return;
     }
     case PQL_PAREN:
-        walk_range(ev, e->u.paren, s, en, mint, maxt);
+        walk_range(ev, e->u.paren, s, en);
         return;
     case PQL_UNARY:
-        walk_range(ev, e->u.unary.expr, s, en, mint, maxt);
+        walk_range(ev, e->u.unary.expr, s, en);
         return;
     case PQL_BINARY:
-        walk_range(ev, e->u.binary.lhs, s, en, mint, maxt);
-        walk_range(ev, e->u.binary.rhs, s, en, mint, maxt);
+        walk_range(ev, e->u.binary.lhs, s, en);
+        walk_range(ev, e->u.binary.rhs, s, en);
         return;
     case PQL_AGGREGATE:
-        walk_range(ev, e->u.agg.expr, s, en, mint, maxt);
+        walk_range(ev, e->u.agg.expr, s, en);
         if (e->u.agg.param)
-            walk_range(ev, e->u.agg.param, s, en, mint, maxt);
+            walk_range(ev, e->u.agg.param, s, en);
         return;
     case PQL_CALL:
         for (size_t i = 0; i < e->u.call.n_args; i++)
-            walk_range(ev, e->u.call.args[i], s, en, mint, maxt);
+            walk_range(ev, e->u.call.args[i], s, en);
         return;
     case PQL_NUMBER:
     case PQL_STRING:
         return;
+    }
+}
+
+static int span_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const struct span *)a)->lo, y = ((const struct span *)b)->lo;
+    return x < y ? -1 : x > y;
+}
+
+/* Open one querier per group of overlapping selector spans (spans less
+ * than QUERIER_GAP apart share one), so that `x / x offset 1w` reads two
+ * short stretches of data, not the week between them. Every querier holds
+ * the database's read lock; a thread may hold it several times. */
+static void open_queriers(struct ev *ev, struct tsdb *db)
+{
+    if (ev->n_spans > 1)
+        qsort(ev->spans, ev->n_spans, sizeof(*ev->spans), span_cmp);
+    for (size_t i = 0; i < ev->n_spans;) {
+        int64_t lo = ev->spans[i].lo, hi = ev->spans[i].hi;
+        size_t k = i;
+        for (; k < ev->n_spans && ev->spans[k].lo <= hi + QUERIER_GAP; k++)
+            hi = ev->spans[k].hi > hi ? ev->spans[k].hi : hi;
+        ev->qs = kb_reallocarray(ev->qs, ev->n_qs + 1, sizeof(*ev->qs));
+        ev->qs[ev->n_qs] = tsdb_querier_open(db, lo, hi);
+        for (; i < k; i++)
+            ev->node_q[ev->spans[i].node] = (uint32_t)ev->n_qs;
+        ev->n_qs++;
     }
 }
 
@@ -1775,7 +1820,11 @@ static void ev_free(struct ev *ev)
     hmap_free(ev->name_idx);
     free(ev->names);
     arena_free(ev->arena);
-    tsdb_querier_close(ev->q);
+    for (size_t i = 0; i < ev->n_qs; i++)
+        tsdb_querier_close(ev->qs[i]);
+    free(ev->qs);
+    free(ev->node_q);
+    free(ev->spans);
 }
 
 enum kb_status pql_eval(struct tsdb *db, const struct pql_ast *ast,
@@ -1828,10 +1877,9 @@ enum kb_status pql_eval(struct tsdb *db, const struct pql_ast *ast,
     buf_init(&ev.key2, BUF_NO_LIMIT);
     ev.name_idx = hmap_new(0);
     ev.arena = arena_new(0);
-    int64_t mint = INT64_MAX, maxt = INT64_MIN;
-    walk_range(&ev, root, start_ms, end_ms, &mint, &maxt);
-    if (mint <= maxt)
-        ev.q = tsdb_querier_open(db, mint, maxt);
+    ev.node_q = kb_calloc(ev.n_nodes + 1, sizeof(*ev.node_q));
+    walk_range(&ev, root, start_ms, end_ms);
+    open_queriers(&ev, db);
 
     struct pql_result *r = kb_calloc(1, sizeof(*r));
     enum kb_status st = KB_OK;
@@ -1855,7 +1903,8 @@ enum kb_status pql_eval(struct tsdb *db, const struct pql_ast *ast,
                 break;
         }
         hmap_free(idx);
-        qsort(r->series, r->n_series, sizeof(*r->series), series_cmp);
+        if (r->n_series > 1)
+            qsort(r->series, r->n_series, sizeof(*r->series), series_cmp);
     }
     ev_free(&ev);
     if (st != KB_OK) {
