@@ -36,6 +36,7 @@ EXTRA_DIST += docs/query-evaluation.md
 EXTRA_DIST += \
 	tests/pql/aggregations.test \
 	tests/pql/basic.test \
+	tests/pql/blocks.test \
 	tests/pql/functions.test \
 	tests/pql/limits.test \
 	tests/pql/operators.test \

@@ -13,6 +13,7 @@
  *     main;work;hot 30                        stacks, root first) stored at
  *     main;idle 10                            each time, duration 10s
  *   option max_series 10                      engine options from here on
+ *   compact                                   cut the head into blocks
  *   eval instant at 5m sum(rate(cpu[5m]))     expected elements, any order
  *     {} 0.133333
  *   eval_ordered instant at 5m sort(x)        expected elements, in order
@@ -340,6 +341,23 @@ static bool set_option(struct tfile *f, char *args)
     return true;
 }
 
+/* Cut the head into blocks (data older than 1.5 block ranges before the
+ * newest), so that queries read blocks and the head. */
+static bool compact(struct tfile *f)
+{
+    struct kb_err err;
+    if (tsdb_compact(f->db, &err) != KB_OK) {
+        printf("# %s:%zu: compact: %s\n", f->path, f->i, err.msg);
+        return false;
+    }
+    struct tsdb_block_info *b = NULL;
+    size_t n = tsdb_blocks(f->db, &b);
+    free(b);
+    if (n == 0)
+        printf("# %s:%zu: compact made no block\n", f->path, f->i);
+    return n > 0;
+}
+
 /* ---- Evaluating --------------------------------------------------------- */
 
 struct expect {
@@ -583,6 +601,8 @@ static void run_file(const char *path)
             ok = load_profile(&f, args);
         else if (!strcmp(cmd, "option"))
             ok = set_option(&f, args);
+        else if (!strcmp(cmd, "compact"))
+            ok = compact(&f);
         else if (!strncmp(cmd, "eval", 4))
             run_eval(&f, cmd, args);
         else
