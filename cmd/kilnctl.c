@@ -42,6 +42,8 @@ static const struct kilnctl_command commands[] = {
      kilnctl_tsdb_main},
     {"check", "validate configuration files (kiln.yml)", kilnctl_check_main},
     {"query", "run PromQL queries against a kiln server", kilnctl_query_main},
+    {"profile", "fetch a merged profile from a kiln server",
+     kilnctl_profile_main},
 };
 
 static const char intro[] =

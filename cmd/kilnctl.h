@@ -88,4 +88,7 @@ int kilnctl_tsdb_main(int argc, char **argv);
 /* kilnctl query ... (cmd/kilnctl_query.c) */
 int kilnctl_query_main(int argc, char **argv);
 
+/* kilnctl profile (cmd/kilnctl_profile.c) */
+int kilnctl_profile_main(int argc, char **argv);
+
 #endif

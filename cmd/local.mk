@@ -6,6 +6,7 @@ kilnctl_SOURCES = \
 	cmd/kilnctl.c cmd/kilnctl.h \
 	cmd/kilnctl_check.c \
 	cmd/kilnctl_pprof.c \
+	cmd/kilnctl_profile.c \
 	cmd/kilnctl_query.c \
 	cmd/kilnctl_tsdb.c
 kilnctl_LDADD = scraper/libkilnscrapecfg.a $(KILN_TSDB_LIBS) $(YAML_LIBS) \
