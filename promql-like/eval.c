@@ -1451,14 +1451,48 @@ static int member_cmp(const void *pa, const void *pb, void *arg)
     return ia < ib ? -1 : ia > ib;
 }
 
+/* `v` as Go's strconv.FormatFloat(v, 'f', -1, 64), the label value
+ * count_values writes: the shortest digits that read back as `v`, never in
+ * exponent form ("0.00000015", "1000000000000000000000"). `out` holds at
+ * least 400 bytes. */
 static void format_count_value(double v, char *out, size_t n)
 {
     char tmp[JSONW_DOUBLE_STR_MAX];
     jsonw_fmt_double(v, tmp);
-    if (isfinite(v) && strchr(tmp, 'e') && fabs(v) >= 1)
-        snprintf(out, n, "%.0f", v);
-    else
+    char *e = strchr(tmp, 'e');
+    if (!isfinite(v) || !e) {
         snprintf(out, n, "%s", tmp);
+        return;
+    }
+    /* tmp is [-]D[.DDD]e[+-]X: move the point X places. */
+    int exp = atoi(e + 1);
+    *e = '\0';
+    const char *p = tmp;
+    size_t len = 0;
+    char digits[JSONW_DOUBLE_STR_MAX];
+    if (*p == '-')
+        out[len++] = *p++;
+    size_t nd = 0;
+    for (; *p; p++)
+        if (*p != '.')
+            digits[nd++] = *p;
+    int point = 1 + exp; /* digits before the point */
+    if (point <= 0) {
+        len += (size_t)snprintf(out + len, n - len, "0.");
+        for (int i = 0; i < -point && len + 1 < n; i++)
+            out[len++] = '0';
+        for (size_t i = 0; i < nd && len + 1 < n; i++)
+            out[len++] = digits[i];
+    } else {
+        for (int i = 0; i < point && len + 1 < n; i++)
+            out[len++] = (size_t)i < nd ? digits[i] : '0';
+        if ((size_t)point < nd && len + 1 < n) {
+            out[len++] = '.';
+            for (size_t i = (size_t)point; i < nd && len + 1 < n; i++)
+                out[len++] = digits[i];
+        }
+    }
+    out[len] = '\0';
 }
 
 static unsigned by_split(const struct pql_aggregate *a)
@@ -1556,7 +1590,7 @@ static enum kb_status eval_aggregate(struct ev *ev, const struct pql_expr *e,
             (st = group_labels(ev, a, x->ls, &gl)) != KB_OK)
             break;
         if (a->op == PQL_AGG_COUNT_VALUES) {
-            char val[64];
+            char val[400];
             struct kb_err ke;
             format_count_value(x->v, val, sizeof(val));
             labels_builder_reset(ev->lb, gl);
