@@ -36,6 +36,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -798,9 +799,89 @@ static void test_cancel_and_timeout(void)
     close_db(db, dir);
 }
 
+/* Queries share nothing but the database: threads evaluating the same
+ * split query at once all get the single-threaded answer. */
+struct conc {
+    struct tsdb *db;
+    const char *want;
+    int bad;
+};
+
+static const char conc_query[] =
+    "sum by (job, __function__) (rate(cpu{__function__=~\"h.*|idle\"}[5m]))"
+    " / ignoring (__function__) group_left sum by (job) (rate(cpu[5m]))";
+
+static char *conc_run(struct tsdb *db)
+{
+    struct pql_result *r = NULL;
+    struct pql_error e;
+    char *out = NULL;
+    if (pql_query_range(db, conc_query, strlen(conc_query), 60000, 600000,
+                        60000, NULL, &r, &e) == KB_OK) {
+        struct buf b;
+        buf_init(&b, BUF_NO_LIMIT);
+        out = strdup(json_of(r, &b));
+        buf_free(&b);
+    }
+    pql_result_free(r);
+    return out;
+}
+
+static void *conc_thread(void *arg)
+{
+    struct conc *c = arg;
+    for (int i = 0; i < 20; i++) {
+        char *got = conc_run(c->db);
+        if (!got || strcmp(got, c->want) != 0)
+            c->bad++;
+        free(got);
+    }
+    return NULL;
+}
+
+static void test_concurrent(void)
+{
+    char dir[256];
+    struct tsdb *db = open_db(dir, sizeof(dir));
+    struct pprof_profile *p = NULL;
+    const char *stacks = "main;work;hot 30\nmain;idle 20\nruntime;gc 5\n";
+    CHECK_INT(pprof_collapsed_parse(stacks, strlen(stacks), "cpu",
+                                    "nanoseconds", NULL, &p, NULL),
+              KB_OK);
+    struct tsdb_appender *a = tsdb_appender_begin(db);
+    for (int j = 0; j < 3 && p; j++) {
+        struct labels *ls = NULL;
+        char inst[8];
+        snprintf(inst, sizeof(inst), "%d", j);
+        labels_from_strings(&ls, NULL, LABEL_NAME, tsdb_type_alias("cpu"),
+                            "job", j ? "api" : "db", "instance", inst, NULL);
+        for (int k = 1; k <= 10; k++)
+            tsdb_append_profile(a, ls, k * 60000, INT64_C(10000000000), p, 0,
+                                NULL);
+        labels_free(ls);
+    }
+    CHECK_INT(tsdb_appender_commit(a, NULL), KB_OK);
+    pprof_free(p);
+    char *want = conc_run(db);
+    CHECK(want != NULL && strstr(want, "\"__function__\":\"hot\"") != NULL);
+    struct conc c[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4 && want; i++) {
+        c[i] = (struct conc){db, want, 0};
+        CHECK_INT(pthread_create(&th[i], NULL, conc_thread, &c[i]), 0);
+    }
+    for (int i = 0; i < 4 && want; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(c[i].bad, 0);
+    }
+    free(want);
+    close_db(db, dir);
+}
+
 int main(int argc, char **argv)
 {
     RUN(test_json);
+    RUN(test_concurrent);
     RUN(test_errors);
     RUN(test_cancel_and_timeout);
     if (argc > 1)
