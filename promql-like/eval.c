@@ -1875,12 +1875,17 @@ enum kb_status pql_eval(struct tsdb *db, const struct pql_ast *ast,
     memset(err, 0, sizeof(*err));
     const struct pql_expr *root = pql_ast_root(ast);
     struct ev ev = {.o = opts, .start = start_ms, .end = end_ms, .err = err};
-    if (start_ms > end_ms || step_ms < 0 ||
-        (step_ms == 0 && start_ms != end_ms))
+    if (start_ms > end_ms)
         return ev_fail(&ev, PQL_ERR_BAD_DATA,
                        "end timestamp must not be before start time");
+    if (step_ms < 0 || (step_ms == 0 && start_ms != end_ms))
+        return ev_fail(&ev, PQL_ERR_BAD_DATA,
+                       "zero or negative query resolution step widths are "
+                       "not accepted. Try a positive integer");
     if (start_ms < -PQL_TIME_MAX_MS || end_ms > PQL_TIME_MAX_MS)
-        return ev_fail(&ev, PQL_ERR_BAD_DATA, "time out of range");
+        return ev_fail(&ev, PQL_ERR_BAD_DATA,
+                       "time out of range: at most %lld ms from the epoch",
+                       (long long)PQL_TIME_MAX_MS);
     uint64_t steps =
         step_ms > 0 ? (uint64_t)(end_ms - start_ms) / (uint64_t)step_ms + 1 : 1;
     if (opts->max_steps > 0 && steps > opts->max_steps)

@@ -761,6 +761,10 @@ static void test_errors(void)
     CHECK(pql_query_range(db, q, strlen(q), 1000, 0, 10, NULL, &r, &e) !=
           KB_OK);
     CHECK_STR(pql_error_type_str(e.type), "bad_data");
+    CHECK(strstr(e.err.msg, "before start") != NULL);
+    CHECK(pql_query_instant(db, q, strlen(q), INT64_MAX / 2, NULL, &r, &e) !=
+          KB_OK);
+    CHECK_STR(pql_error_type_str(e.type), "bad_data");
     q = "up[5m]";
     CHECK(pql_query_range(db, q, strlen(q), 0, 1000, 10, NULL, &r, &e) !=
           KB_OK);
