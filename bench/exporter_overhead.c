@@ -66,6 +66,7 @@
  * row's baseline: it carries over to other programs (a program spending a
  * fraction f of its time in pairs of c ns each pays about f x extra / c).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -316,14 +317,28 @@ static void start_thread(void *(*fn)(void *), void *arg)
         pthread_detach(t);
 }
 
-/* Prints "CPU-SECONDS THREADS PAIRS". */
+/* The preloaded exporter's address, or NULL if it is not running. */
+static const char *exporter_addr(void)
+{
+    const char *(*fn)(void) =
+        (const char *(*)(void))dlsym(RTLD_DEFAULT, "kiln_exporter_addr");
+    const char *addr = fn != NULL ? fn() : NULL;
+    return addr != NULL && addr[0] != '\0' ? addr : NULL;
+}
+
+/* Prints "CPU-SECONDS THREADS PAIRS"; exits 3 if the exporter should run
+ * and does not (its error is on stderr). */
 static int child(const char *work)
 {
-    const char *addr = getenv("BENCH_KILN_ADDR");
+    const char *addr = NULL;
+    if (getenv("BENCH_KILN") != NULL && (addr = exporter_addr()) == NULL) {
+        fprintf(stderr, "exporter_overhead: the exporter is not running\n");
+        return 3;
+    }
     const char *idle = getenv("BENCH_IDLE_THREADS");
     for (int i = idle != NULL ? atoi(idle) : 0; i > 0; i--)
         start_thread(sleep_forever, NULL);
-    if (addr != NULL && strcmp(work, "cpu") == 0) {
+    if (addr != NULL && getenv("BENCH_HOLD_PROFILE") != NULL) {
         start_thread(hold_profile, (void *)addr);
         struct timespec ts = {0, 300000000}; /* let the timers arm */
         nanosleep(&ts, NULL);
@@ -364,6 +379,7 @@ struct cell {
     double t[MAX_ROUNDS]; /* CPU seconds per round, NAN if it failed */
     double pairs;
     int threads;
+    int failed; /* counted runs that failed */
 };
 
 struct run_env {
@@ -385,20 +401,19 @@ static double run(const struct run_env *env, struct cell *c, int idle)
     if (pid == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
-        char port[64], n[16];
-        snprintf(port, sizeof(port), "127.0.0.1:%d",
-                 20000 + (int)(getpid() % 20000));
+        char n[16];
         snprintf(n, sizeof(n), "%d", idle);
         if (c->prof == P_KILN || c->prof == P_OFF) {
             setenv("LD_PRELOAD", env->libkiln, 1);
-            setenv("KILN_EXPORTER_ADDR", port, 1);
+            setenv("KILN_EXPORTER_ADDR", "127.0.0.1:0", 1);
+            setenv("BENCH_KILN", "1", 1);
             const char *which = c->prof == P_OFF               ? "cpu"
                                 : strcmp(c->work, "cpu") == 0  ? "cpu"
                                 : strcmp(c->work, "lock") == 0 ? "mutex"
                                                                : "heap";
             setenv("KILN_EXPORTER_PROFILERS", which, 1);
-            if (c->prof == P_KILN)
-                setenv("BENCH_KILN_ADDR", port, 1);
+            if (c->prof == P_KILN && strcmp(c->work, "cpu") == 0)
+                setenv("BENCH_HOLD_PROFILE", "1", 1);
         } else if (c->prof == P_IDLE) {
             setenv("BENCH_IDLE_THREADS", n, 1);
         } else if (c->prof == P_GPERF) {
@@ -599,7 +614,10 @@ static void print_table(int rounds)
                      100 * (1 - vn.med));
         else
             verdict(c, &vb, gperf, v, sizeof(v));
-        printf("%s\n", v);
+        if (c->failed > 0)
+            printf("%s [%d runs failed]\n", v, c->failed);
+        else
+            printf("%s\n", v);
     }
 }
 
@@ -659,8 +677,10 @@ int main(int argc, char **argv)
             if (idle > MAX_IDLE_THREADS)
                 idle = MAX_IDLE_THREADS;
             double t = run(&env, c, idle);
-            if (r >= 0)
+            if (r >= 0) {
                 c->t[r] = t;
+                c->failed += isnan(t);
+            }
         }
     printf("libkiln-exporter overhead: CPU seconds of the whole process for a "
            "fixed amount of\nwork; %d interleaved rounds after a warm-up; "
