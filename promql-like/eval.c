@@ -465,8 +465,12 @@ static const struct src_keep *sel_keep(struct ev *ev, struct sel_cache *c,
     uint8_t *keep = NULL;
     for (size_t i = 0; i < c->n_sm; i++) {
         const struct stack_matcher *sm = &c->sm[i];
-        if (sm->label & c->split)
-            continue; /* filters split values, not stacks */
+        /* A matcher on a split label filters split values, not stacks;
+         * but when it is positive (= or =~) a stack without a matching
+         * name would credit nothing, so it filters stacks as well: the
+         * pairs of such stacks are skipped at a byte lookup each. */
+        if ((sm->label & c->split) && sm->negate)
+            continue;
         const uint8_t *marks;
         size_t nm;
         tsdb_querier_stack_marks(c->q, source, sm->re,
@@ -549,7 +553,7 @@ static enum kb_status sel_matchers(struct ev *ev,
                     return ev_fail(ev, PQL_ERR_EXECUTION, "%s", ke.msg);
                 sm->re = sm->own;
             }
-            if (!(label & c->split))
+            if (!(label & c->split) || !sm->negate)
                 c->filter = true;
             continue;
         }
