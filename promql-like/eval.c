@@ -30,8 +30,9 @@
  * lists per (symbol space, stack) come from tsdb_querier_stack_functions
  * once per query (the expansion cache), so a split costs one pass over the
  * pairs plus one expansion per distinct stack. Split flags are a static
- * property of a node (its nearest enclosing aggregation decides), so a
- * selector's cache is built for one split.
+ * property of a node (its enclosing aggregations decide: `by` sets them to
+ * the stack labels it lists, `without` passes them on minus the ones it
+ * lists), so a selector's cache is built for one split.
  *
  * Invariants and ownership: every element and range series owns its label
  * set; a pql_val owns its members and is freed with val_free, which also
@@ -1499,12 +1500,16 @@ static void format_count_value(double v, char *out, size_t n)
     out[len] = '\0';
 }
 
-static unsigned by_split(const struct pql_aggregate *a)
+/* The split flags of an aggregation's argument, given the flags it is
+ * evaluated under: `by` splits by the stack labels it lists (and ends any
+ * other split, since it drops those labels); `without` keeps the incoming
+ * split but for the stack labels it lists, and never starts one. */
+static unsigned child_split(const struct pql_aggregate *a, unsigned split)
 {
-    unsigned split = 0;
-    for (size_t k = 0; k < a->grouping.n && !a->without; k++)
-        split |= stack_label(a->grouping.names[k]);
-    return split;
+    unsigned listed = 0;
+    for (size_t k = 0; k < a->grouping.n; k++)
+        listed |= stack_label(a->grouping.names[k]);
+    return a->without ? split & ~listed : listed;
 }
 
 static enum kb_status agg_emit(struct ev *ev, const struct pql_aggregate *a,
@@ -1565,7 +1570,8 @@ static enum kb_status agg_emit(struct ev *ev, const struct pql_aggregate *a,
 }
 
 static enum kb_status eval_aggregate(struct ev *ev, const struct pql_expr *e,
-                                     int64_t t, struct pql_val *out)
+                                     int64_t t, unsigned split,
+                                     struct pql_val *out)
 {
     const struct pql_aggregate *a = &e->u.agg;
     struct pql_val v = {0}, p = {0};
@@ -1585,7 +1591,7 @@ static enum kb_status eval_aggregate(struct ev *ev, const struct pql_expr *e,
     }
     if ((a->op == PQL_AGG_TOPK || a->op == PQL_AGG_BOTTOMK) && !(param >= 1))
         goto done; /* k < 1 or NaN: nothing */
-    if ((st = ev_eval(ev, a->expr, t, by_split(a), &v)) != KB_OK)
+    if ((st = ev_eval(ev, a->expr, t, child_split(a, split), &v)) != KB_OK)
         goto done;
     for (size_t i = 0; i < v.vec.n && st == KB_OK; i++) {
         const struct pql_elem *x = &v.vec.e[i];
@@ -1670,7 +1676,7 @@ enum kb_status ev_eval(struct ev *ev, const struct pql_expr *e, int64_t t,
     case PQL_PAREN:
         return ev_eval(ev, e->u.paren, t, split, out);
     case PQL_AGGREGATE:
-        return eval_aggregate(ev, e, t, out);
+        return eval_aggregate(ev, e, t, split, out);
     case PQL_UNARY:
         st = eval_unary(ev, e, t, split, out);
         break;
