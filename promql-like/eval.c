@@ -1503,12 +1503,16 @@ static void format_count_value(double v, char *out, size_t n)
 /* The split flags of an aggregation's argument, given the flags it is
  * evaluated under: `by` splits by the stack labels it lists (and ends any
  * other split, since it drops those labels); `without` keeps the incoming
- * split but for the stack labels it lists, and never starts one. */
+ * split but for the stack labels it lists, and never starts one. topk and
+ * bottomk keep their elements' labels whatever they group by, so they
+ * pass the incoming split on, plus what `by` lists. */
 static unsigned child_split(const struct pql_aggregate *a, unsigned split)
 {
     unsigned listed = 0;
     for (size_t k = 0; k < a->grouping.n; k++)
         listed |= stack_label(a->grouping.names[k]);
+    if (a->op == PQL_AGG_TOPK || a->op == PQL_AGG_BOTTOMK)
+        return split | (a->without ? 0 : listed);
     return a->without ? split & ~listed : listed;
 }
 
