@@ -112,6 +112,17 @@ static double round_to(double x, double to)
     return floor(x * inv + 0.5) / inv;
 }
 
+/* Go's math.Max and math.Min: NaN wins (C's fmax and fmin drop it). */
+static double go_max(double a, double b)
+{
+    return isnan(a) || isnan(b) ? NAN : fmax(a, b);
+}
+
+static double go_min(double a, double b)
+{
+    return isnan(a) || isnan(b) ? NAN : fmin(a, b);
+}
+
 /* Element-wise functions with scalar parameters: round, clamp*. */
 static double apply_params(enum pql_func_id id, double x, const double *p)
 {
@@ -119,11 +130,11 @@ static double apply_params(enum pql_func_id id, double x, const double *p)
     case PQL_FN_ROUND:
         return round_to(x, p[0]);
     case PQL_FN_CLAMP:
-        return fmax(p[0], fmin(p[1], x));
+        return go_max(p[0], go_min(p[1], x));
     case PQL_FN_CLAMP_MIN:
-        return fmax(p[0], x);
+        return go_max(p[0], x);
     case PQL_FN_CLAMP_MAX:
-        return fmin(p[0], x);
+        return go_min(p[0], x);
     default:
         return x;
     }
@@ -138,6 +149,8 @@ static bool leap(int y)
 
 static double date_part(enum pql_func_id id, double secs)
 {
+    if (!(fabs(secs) < 1e15)) /* NaN, infinite, or past any calendar */
+        return NAN;
     time_t tt = (time_t)(int64_t)secs;
     struct tm tm;
     if (!gmtime_r(&tt, &tm))
@@ -185,6 +198,15 @@ static bool is_date(enum pql_func_id id)
 
 /* ---- Range functions ---------------------------------------------------- */
 
+/* Ascending, NaN first (as Go's sort.Float64s). */
+static int double_cmp(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    if (isnan(a) || isnan(b))
+        return isnan(b) - isnan(a);
+    return a < b ? -1 : a > b;
+}
+
 double fn_quantile(double q, double *v, size_t n)
 {
     if (n == 0 || isnan(q))
@@ -193,13 +215,7 @@ double fn_quantile(double q, double *v, size_t n)
         return -INFINITY;
     if (q > 1)
         return INFINITY;
-    for (size_t i = 1; i < n; i++) { /* insertion sort: groups are small */
-        double x = v[i];
-        size_t k = i;
-        for (; k > 0 && v[k - 1] > x; k--)
-            v[k] = v[k - 1];
-        v[k] = x;
-    }
+    qsort(v, n, sizeof(*v), double_cmp);
     double rank = q * (double)(n - 1);
     size_t lo = (size_t)fmax(0, floor(rank));
     size_t hi = lo + 1 < n ? lo + 1 : n - 1;
