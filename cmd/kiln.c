@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -407,6 +408,19 @@ static void compactor_stop(struct kiln *k)
 /* ---- Main ------------------------------------------------------------------
  */
 
+/* Every target keeps a connection per profile type: lift the soft limit on
+ * open files to the hard one, as Go programs (and so Prometheus) do. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log_warn("main", "Raising the open files limit failed", "err",
+                     strerror(errno), NULL);
+    }
+}
+
 /* Log the address the web server listens on, with the port it got (the
  * flag may say port 0). */
 static void log_listening(const char *flag, uint16_t port)
@@ -513,6 +527,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
 
     char *dir = kb_strdup(k.f.config_file);
     k.config_dir = kb_strdup(dirname(dir));

@@ -214,15 +214,23 @@ static struct scrape_job *find_job(struct scrape_job **jobs, size_t n,
     return NULL;
 }
 
-static void update_target_gauges(struct scrape_manager *m)
+/* After the targets changed: the gauges, and libcurl's connection cache,
+ * which must hold one idle connection per unit. Its default (4 x the
+ * transfers in flight) is smaller when most units are idle, and a full
+ * cache closes a connection (after a scan of all of them) for nearly every
+ * scrape, which then opens a new one. */
+static void targets_changed(struct scrape_manager *m)
 {
-    size_t active = 0, dropped = 0;
+    size_t active = 0, dropped = 0, units = 0;
     for (size_t i = 0; i < m->n_jobs; i++) {
         active += m->jobs[i]->n_targets;
         dropped += m->jobs[i]->n_dropped;
+        for (size_t t = 0; t < m->jobs[i]->n_targets; t++)
+            units += m->jobs[i]->targets[t]->n_units;
     }
     metrics_gauge_set(m->targets_active, (double)active);
     metrics_gauge_set(m->targets_dropped, (double)dropped);
+    curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)(units + 64));
 }
 
 /* Step 1: the pending configuration becomes the running one. */
@@ -244,7 +252,7 @@ static void switch_config(struct scrape_manager *m)
     free_jobs(old, n_old, m);
     scrape_config_free(old_cfg);
     watch_providers(m);
-    update_target_gauges(m);
+    targets_changed(m);
     log_msgf(LOG_LEVEL_INFO, "scrape", "Configuration applied: %zu jobs",
              m->n_jobs);
 }
@@ -370,7 +378,7 @@ static int loop_turn(struct scrape_manager *m)
         }
     }
     if (synced)
-        update_target_gauges(m);
+        targets_changed(m);
 
     int64_t now_ms = kb_now_ms(), next_ms = now_ms + LOOP_MAX_WAIT_MS;
     start_due(m, now_ms, &next_ms);
