@@ -220,12 +220,8 @@ void tsdb_matchers_free(struct tsdb_matcher *ms, size_t n)
     free(ms);
 }
 
-static bool matcher_matches(const struct tsdb_matcher *m,
-                            const struct labels *ls)
+bool tsdb_matcher_matches(const struct tsdb_matcher *m, const char *v)
 {
-    const char *v = labels_get(ls, m->name);
-    if (v == NULL)
-        v = "";
     switch (m->type) {
     case TSDB_MATCH_EQ:
         return strcmp(v, m->value) == 0;
@@ -237,6 +233,13 @@ static bool matcher_matches(const struct tsdb_matcher *m,
         return !kb_regex_match(m->re, v, strlen(v));
     }
     return false;
+}
+
+static bool matcher_matches(const struct tsdb_matcher *m,
+                            const struct labels *ls)
+{
+    const char *v = labels_get(ls, m->name);
+    return tsdb_matcher_matches(m, v ? v : "");
 }
 
 /* ---- Selecting ---------------------------------------------------------- */

@@ -138,6 +138,11 @@ enum kb_status tsdb_matcher_init(struct tsdb_matcher *m,
                                  const char *value, struct kb_err *err);
 void tsdb_matcher_free(struct tsdb_matcher *m);
 
+/* Whether `m` matches the label value `v` ("" for a missing label: a
+ * matcher for which this is true with "" also selects series without the
+ * label, as in PromQL). */
+bool tsdb_matcher_matches(const struct tsdb_matcher *m, const char *v);
+
 /* Parse a selector `{a="b", c=~"d.*"}` (or `name{...}`, or just `name`)
  * into matchers; *n is set to their count. Free with tsdb_matchers_free. */
 enum kb_status tsdb_matchers_parse(const char *text, struct tsdb_matcher **out,

@@ -89,22 +89,6 @@ static struct pprof_profile *empty_profile(const char *type)
     return p;
 }
 
-/* Whether a matcher matches the empty string (a missing label). */
-static bool matches_empty(const struct tsdb_matcher *m)
-{
-    switch (m->type) {
-    case TSDB_MATCH_EQ:
-        return m->value[0] == '\0';
-    case TSDB_MATCH_NEQ:
-        return m->value[0] != '\0';
-    case TSDB_MATCH_RE:
-        return kb_regex_match(m->re, "", 0);
-    case TSDB_MATCH_NRE:
-        return !kb_regex_match(m->re, "", 0);
-    }
-    return true;
-}
-
 /* Move the stack matchers of ms[0..*n) behind the series matchers (whose
  * count *n becomes), describing them in `stack` (room for *n); returns
  * how many there are. Order is kept within each group. */
@@ -236,7 +220,7 @@ bool web_profile_query(struct web_request *rq, const char *query_param,
     size_t n_stack = split_stack_matchers(ms, &n, stack);
     bool any_nonempty = false;
     for (size_t i = 0; i < n; i++)
-        any_nonempty = any_nonempty || !matches_empty(&ms[i]);
+        any_nonempty = any_nonempty || !tsdb_matcher_matches(&ms[i], "");
     if (!any_nonempty) {
         web_reply_error(rq, WEB_ERR_BAD_DATA,
                         "invalid parameter \"%s\": the selector must contain "

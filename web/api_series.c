@@ -61,22 +61,6 @@ static bool is_stack_label(const char *name)
     return strcmp(name, "__function__") == 0 || strcmp(name, "__leaf__") == 0;
 }
 
-/* Whether `m` matches a missing label (the empty value). */
-static bool matches_empty(const struct tsdb_matcher *m)
-{
-    switch (m->type) {
-    case TSDB_MATCH_EQ:
-        return m->value[0] == '\0';
-    case TSDB_MATCH_NEQ:
-        return m->value[0] != '\0';
-    case TSDB_MATCH_RE:
-        return kb_regex_match(m->re, "", 0);
-    case TSDB_MATCH_NRE:
-        return !kb_regex_match(m->re, "", 0);
-    }
-    return true;
-}
-
 /* Check the selector's matchers and set its stack matchers aside. */
 static bool prepare_set(struct match_set *set)
 {
@@ -84,7 +68,7 @@ static bool prepare_set(struct match_set *set)
     size_t keep = 0;
     for (size_t i = 0; i < set->n; i++) {
         struct tsdb_matcher *m = &set->ms[i];
-        nonempty = nonempty || !matches_empty(m);
+        nonempty = nonempty || !tsdb_matcher_matches(m, "");
         if (is_stack_label(m->name)) {
             set->profiles_only = true;
             tsdb_matcher_free(m);
