@@ -172,6 +172,12 @@ prom_pid=
 while [ $(($(date +%s) - started)) -lt 60 ]; do
     sleep 1
 done
+if kill -0 "$demo_pid" 2>/dev/null; then
+    ok "the demo service (its exporter sampled for 60 s) is still running"
+else
+    not_ok "the demo service (its exporter sampled for 60 s) is still running"
+    grep -A12 'ERROR' "$tmp/demo.log" | head -20 | sed 's/^/# /'
+fi
 if stop_kiln; then
     ok "SIGTERM: kiln exits 0"
 else
