@@ -28,9 +28,10 @@
  *   none   no library, one thread
  *   idle   no library, as many threads as the profiled cell of the same
  *          workload had (found in the warm-up round), all asleep. glibc
- *          takes cheaper paths while a process has a single thread (no
- *          atomic instruction in a private mutex or in malloc's arena
- *          locks), and the exporter's HTTP server is a thread: this is the
+ *          takes cheaper paths while a process has a single thread (a
+ *          private mutex is locked without an atomic instruction, malloc
+ *          skips its arena lock), and the exporter's HTTP server is a
+ *          thread: this is the
  *          baseline that has the profiled process's threads, so the ratio
  *          to it is the cost of profiling, and idle/none the cost of
  *          becoming multi-threaded, which any in-process server brings
@@ -41,6 +42,11 @@
  *          /debug/pprof/profile request held open for the whole run (100
  *          Hz), for loop and words heap sampling (512 KiB), for lock mutex
  *          profiling (1 in 10)
+ *          (off and kiln listen on port 0; the child asks the library for
+ *          the address with dlsym(kiln_exporter_addr), and a child whose
+ *          exporter did not start exits 3: the run counts as failed, and
+ *          the table says how many failed, instead of timing a process
+ *          that was not profiled)
  *   gperf  gperftools' CPU profiler (libprofiler.so.0, CPUPROFILE,
  *          CPUPROFILE_FREQUENCY=100), cpu only; skipped with a note when
  *          Debian's libgoogle-perftools-dev is not installed
