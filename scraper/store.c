@@ -27,6 +27,7 @@
 #include "base/hmap.h"
 #include "base/labels.h"
 #include "base/log.h"
+#include "base/timefmt.h"
 #include "pprof/profile.h"
 #include "scraper/delta.h"
 #include "scraper/samplelabels.h"
@@ -45,12 +46,16 @@ static bool kept(const struct scrape_unit *u, const struct pprof_profile *p,
     return false;
 }
 
-static void open_batch(struct store_ctx *s, int64_t now_ms)
+/* Open a batch if none is. Its age, for the commit, counts from now (not
+ * from when the scrape finished: a worker that is behind must still group
+ * its appends, or it would fsync once per scrape and fall further
+ * behind). */
+static void open_batch(struct store_ctx *s)
 {
     if (s->app)
         return;
     s->app = tsdb_appender_begin(s->db);
-    s->app_opened_ms = now_ms;
+    s->app_opened_ms = kb_now_ms();
 }
 
 /* The series labels: `base` plus `extra` (may be NULL) plus
@@ -210,7 +215,7 @@ enum kb_status store_profile(struct store_ctx *s, const struct scrape_result *r,
         out = delta;
         duration_ns = delta->duration_nanos;
     }
-    open_batch(s, r->done_ms);
+    open_batch(s);
     st = append_profile(s, r, out, t_ms, duration_ns, err);
 done:
     pprof_free(delta);
@@ -240,7 +245,7 @@ static void append_float(struct store_ctx *s, const struct scrape_result *r,
 
 void store_health(struct store_ctx *s, const struct scrape_result *r, bool up)
 {
-    open_batch(s, r->done_ms);
+    open_batch(s);
     append_float(s, r, "up", r->started_ms, up ? 1 : 0);
     append_float(s, r, "scrape_duration_seconds", r->started_ms,
                  (double)(r->done_ms - r->started_ms) / 1000.0);
