@@ -10,17 +10,30 @@
  *   /render    builds a 256 KiB page in many small allocations (heap)
  *   /counter   increments a counter under one shared mutex held while
  *              "persisting" it (mutex contention under concurrent load)
+ *   /stats     what the service measures inside itself, one "name value"
+ *              line each: count_primes_cpu_seconds (the thread CPU time
+ *              spent in count_primes, summed over all calls so far),
+ *              process_cpu_seconds (the CPU time of the whole process so
+ *              far) and time_seconds (the wall clock, Unix seconds, when
+ *              they were read); a test compares count_primes' CPU share
+ *              over a window, the difference of the first between two
+ *              reads over that of the second, with a profile's share
  * With --load, it also drives itself with 4 client threads, so a profile
  * shows all handlers without an external load generator.
  *
  * Design: libmicrohttpd with a thread pool of 4; the exporter listens on
- * its own port. Nothing here is part of the library.
+ * its own port. Nothing here is part of the library. count_primes' CPU
+ * time is CLOCK_THREAD_CPUTIME_ID read around each call (a call runs on
+ * one thread), added to an atomic counter; the process's is
+ * CLOCK_PROCESS_CPUTIME_ID. Both count user and system time of every
+ * thread, as the exporter's per-thread CPU timers do.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +49,7 @@
 static pthread_mutex_t counter_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long counter;
 static volatile sig_atomic_t stop;
+static atomic_uint_least64_t primes_cpu_ns; /* CPU time in count_primes */
 
 static __attribute__((noinline)) unsigned count_primes(unsigned below)
 {
@@ -46,6 +60,25 @@ static __attribute__((noinline)) unsigned count_primes(unsigned below)
             d++;
         n += d * d > i;
     }
+    return n;
+}
+
+/* cpu_ns CLOCK: CLOCK's time in nanoseconds (0 if it cannot be read). */
+static uint64_t cpu_ns(clockid_t clock)
+{
+    struct timespec ts;
+    if (clock_gettime(clock, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* timed_count_primes BELOW: count_primes(BELOW), its thread CPU time
+ * added to primes_cpu_ns. */
+static unsigned timed_count_primes(unsigned below)
+{
+    uint64_t t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+    unsigned n = count_primes(below);
+    atomic_fetch_add(&primes_cpu_ns, cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0);
     return n;
 }
 
@@ -96,12 +129,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                               const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
 {
-    char *body = malloc(128);
+    char *body = malloc(256);
     if (strcmp(url, "/fast") == 0) {
-        return reply(c, 200, body, (size_t)snprintf(body, 128, "ok\n"));
+        return reply(c, 200, body, (size_t)snprintf(body, 256, "ok\n"));
     } else if (strcmp(url, "/primes") == 0) {
-        unsigned n = count_primes(200000);
-        return reply(c, 200, body, (size_t)snprintf(body, 128, "%u\n", n));
+        unsigned n = timed_count_primes(200000);
+        return reply(c, 200, body, (size_t)snprintf(body, 256, "%u\n", n));
     } else if (strcmp(url, "/render") == 0) {
         free(body);
         size_t len;
@@ -110,9 +143,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
     } else if (strcmp(url, "/counter") == 0) {
         persist_counter();
         return reply(c, 200, body,
-                     (size_t)snprintf(body, 128, "%lu\n", counter));
+                     (size_t)snprintf(body, 256, "%lu\n", counter));
+    } else if (strcmp(url, "/stats") == 0) {
+        uint64_t primes = atomic_load(&primes_cpu_ns);
+        uint64_t process = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        return reply(c, 200, body,
+                     (size_t)snprintf(body, 256,
+                                      "count_primes_cpu_seconds %.9f\n"
+                                      "process_cpu_seconds %.9f\n"
+                                      "time_seconds %lld.%09ld\n",
+                                      (double)primes / 1e9,
+                                      (double)process / 1e9,
+                                      (long long)now.tv_sec, now.tv_nsec));
     }
-    return reply(c, 404, body, (size_t)snprintf(body, 128, "not found\n"));
+    return reply(c, 404, body, (size_t)snprintf(body, 256, "not found\n"));
 }
 
 /* --load: GET each handler in turn, forever. */
@@ -192,7 +238,7 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("demo-service: serving on http://%s/ (/fast /primes /render "
-           "/counter), profiles on http://%s/debug/pprof/\n",
+           "/counter /stats), profiles on http://%s/debug/pprof/\n",
            args[0], kiln_exporter_addr());
     fflush(stdout);
     signal(SIGINT, on_signal);
