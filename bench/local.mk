@@ -4,6 +4,7 @@
 EXTRA_DIST += bench/pprof_merge bench/tsdb bench/retime.c bench/tsdb_timer.c \
 	bench/scrape bench/replay/main.go bench/replay/go.mod \
 	bench/replay/build.sh
+EXTRA_DIST += bench/query bench/query_load.c
 
 .PHONY: bench
 bench: all
@@ -14,4 +15,6 @@ bench: all
 	GO='$(GO)' bash $(top_srcdir)/bench/tsdb || st=1; \
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 	GO='$(GO)' bash $(top_srcdir)/bench/scrape || st=1; \
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	GO='$(GO)' bash $(top_srcdir)/bench/query || st=1; \
 	exit $$st
