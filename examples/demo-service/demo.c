@@ -26,7 +26,10 @@
  * time is CLOCK_THREAD_CPUTIME_ID read around each call (a call runs on
  * one thread), added to an atomic counter; the process's is
  * CLOCK_PROCESS_CPUTIME_ID. Both count user and system time of every
- * thread, as the exporter's per-thread CPU timers do.
+ * thread, as the exporter's per-thread CPU timers do. SIGINT and SIGTERM
+ * are blocked in every thread and taken by main's sigwait, then the
+ * clients stop and the service shuts down (a handler would run on any
+ * thread and could leave main waiting).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,7 +51,7 @@
 
 static pthread_mutex_t counter_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long counter;
-static volatile sig_atomic_t stop;
+static atomic_bool stop; /* set once SIGINT or SIGTERM came */
 static atomic_uint_least64_t primes_cpu_ns; /* CPU time in count_primes */
 
 static __attribute__((noinline)) unsigned count_primes(unsigned below)
@@ -194,11 +197,6 @@ static void *client(void *arg)
     return NULL;
 }
 
-static void on_signal(int sig)
-{
-    stop = 1;
-}
-
 int main(int argc, char **argv)
 {
     bool load = false;
@@ -210,6 +208,13 @@ int main(int argc, char **argv)
         else if (na < 2)
             args[na++] = argv[i];
     }
+    /* Every thread inherits a mask blocking SIGINT and SIGTERM, so the
+     * signal waits for main's sigwait whichever thread it was sent to. */
+    sigset_t quit;
+    sigemptyset(&quit);
+    sigaddset(&quit, SIGINT);
+    sigaddset(&quit, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &quit, NULL);
     struct kiln_exporter_options o;
     kiln_exporter_options_init(&o);
     o.addr = args[1];
@@ -241,14 +246,13 @@ int main(int argc, char **argv)
            "/counter /stats), profiles on http://%s/debug/pprof/\n",
            args[0], kiln_exporter_addr());
     fflush(stdout);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
     pthread_t clients[4];
     int nclients = load ? 4 : 0;
     for (int i = 0; i < nclients; i++)
         pthread_create(&clients[i], NULL, client, (void *)args[0]);
-    while (!stop)
-        pause();
+    int sig;
+    sigwait(&quit, &sig);
+    atomic_store(&stop, true);
     for (int i = 0; i < nclients; i++)
         pthread_join(clients[i], NULL);
     MHD_stop_daemon(d);
