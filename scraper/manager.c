@@ -106,7 +106,7 @@ void manager_count_scrape(struct metrics_registry *r, const char *profile,
     metrics_counter_add(
         metrics_counter(r, "kiln_scrapes_total",
                         "Scrapes by profile type and result (success, "
-                        "error, not_found, skipped).",
+                        "error, not_found, skipped, dropped).",
                         "profile", profile, "result", result, NULL),
         1);
 }
@@ -340,6 +340,18 @@ static void reschedule(struct scrape_manager *m, struct scrape_unit *u,
         start_unit(m, u, now_ms);
 }
 
+/* The store worker is behind and its queue full: the scrape fails (its
+ * body is dropped) instead of memory growing without bound. */
+static void drop_result(struct scrape_manager *m, struct scrape_result *r)
+{
+    const char *why = "dropped: storage is behind (the store queue is full)";
+    if (!unit_set_result(r->u, r->started_ms, r->done_ms, false, false, why))
+        log_warn("scrape", "Scrape failed", "url", r->u->url, "err", why, NULL);
+    manager_count_scrape(m->o.metrics, r->u->name, "dropped");
+    buf_free(&r->body);
+    labels_free(r->labels);
+}
+
 /* Step 4: every transfer that ended: take it off its unit, reschedule
  * the unit (which may start its next window at once) and hand the result
  * to the store worker. */
@@ -358,7 +370,8 @@ static void drain_done(struct scrape_manager *m)
         r.labels = labels_dup(u->target->labels);
         r.interval_ms = u->target->interval_ms;
         reschedule(m, u, &r);
-        worker_push(m->worker, &r);
+        if (!worker_push(m->worker, &r))
+            drop_result(m, &r);
     }
 }
 
@@ -473,6 +486,9 @@ enum kb_status scrape_manager_start(const struct scrape_options *o,
         .bytes_total =
             metrics_counter(r, "kiln_scrape_body_bytes_total",
                             "Bytes of scraped response bodies.", NULL),
+        .queue =
+            metrics_gauge(r, "kiln_scrape_store_queue_length",
+                          "Scrapes fetched and waiting to be stored.", NULL),
         .folded_total = metrics_counter(
             r, "kiln_scrape_sample_label_sets_folded_total",
             "Sample label sets past the per-target limit, stored without "

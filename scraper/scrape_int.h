@@ -216,15 +216,18 @@ void store_commit(struct store_ctx *s);
 struct scrape_worker;
 struct metrics_registry;
 struct metrics_counter;
+struct metrics_gauge;
 struct worker_metrics {
     struct metrics_registry *registry;
     struct metrics_counter *bytes_total, *folded_total;
+    struct metrics_gauge *queue; /* results waiting */
 };
 enum kb_status worker_start(struct tsdb *db, size_t max_label_sets,
                             size_t body_limit, const struct worker_metrics *met,
                             struct scrape_worker **out, struct kb_err *err);
-/* Queue `r` (taken: *r is zeroed) for storing. */
-void worker_push(struct scrape_worker *w, struct scrape_result *r);
+/* Queue `r` (taken: *r is zeroed) for storing. false, leaving `r` the
+ * caller's, when the queue is full (storage is behind). */
+bool worker_push(struct scrape_worker *w, struct scrape_result *r);
 /* Drop the queued results of `u` and wait while the worker handles one;
  * after it, the worker holds nothing of `u`. NULL `w` is allowed. */
 void worker_forget(struct scrape_worker *w, struct scrape_unit *u);

@@ -39,6 +39,12 @@
 #include "scraper/scrape.h"
 #include "scraper/scrape_int.h"
 
+/* Bounds on what waits for the worker; past either, new results are
+ * dropped (the loop marks their scrapes failed) rather than memory grown
+ * without end when storage cannot keep up. */
+#define WORKER_QUEUE_MAX 16384
+#define WORKER_QUEUE_BYTES_MAX ((size_t)256 << 20)
+
 struct scrape_worker {
     pthread_t thread;
     pthread_mutex_t lock; /* guards everything below but `store` */
@@ -46,6 +52,7 @@ struct scrape_worker {
     pthread_cond_t idle;  /* `current` was cleared */
     struct scrape_result *queue;
     size_t head, n, cap; /* queue[head .. head+n) */
+    size_t bytes;        /* bodies in the queue */
     struct scrape_unit *current;
     bool stopping;
 
@@ -136,6 +143,8 @@ static void *worker_main(void *arg)
         struct scrape_result r = w->queue[w->head];
         w->head = (w->head + 1) % w->cap;
         w->n--;
+        w->bytes -= r.body.len;
+        metrics_gauge_set(w->met.queue, (double)w->n);
         w->current = r.u;
         pthread_mutex_unlock(&w->lock);
         handle(w, &r);
@@ -175,9 +184,14 @@ enum kb_status worker_start(struct tsdb *db, size_t max_label_sets,
     return KB_OK;
 }
 
-void worker_push(struct scrape_worker *w, struct scrape_result *r)
+bool worker_push(struct scrape_worker *w, struct scrape_result *r)
 {
     pthread_mutex_lock(&w->lock);
+    if (w->n >= WORKER_QUEUE_MAX ||
+        w->bytes + r->body.len > WORKER_QUEUE_BYTES_MAX) {
+        pthread_mutex_unlock(&w->lock);
+        return false;
+    }
     if (w->n == w->cap) { /* grow the ring, keeping its order */
         size_t cap = w->cap ? w->cap * 2 : 64;
         struct scrape_result *q = kb_calloc(cap, sizeof(*q));
@@ -190,9 +204,12 @@ void worker_push(struct scrape_worker *w, struct scrape_result *r)
     }
     w->queue[(w->head + w->n) % w->cap] = *r;
     w->n++;
+    w->bytes += r->body.len;
+    metrics_gauge_set(w->met.queue, (double)w->n);
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     memset(r, 0, sizeof(*r));
+    return true;
 }
 
 void worker_forget(struct scrape_worker *w, struct scrape_unit *u)
@@ -203,12 +220,14 @@ void worker_forget(struct scrape_worker *w, struct scrape_unit *u)
     size_t kept = 0;
     for (size_t i = 0; i < w->n; i++) {
         struct scrape_result *r = &w->queue[(w->head + i) % w->cap];
-        if (r->u == u)
+        if (r->u == u) {
+            w->bytes -= r->body.len;
             result_free(r);
-        else
+        } else
             w->queue[(w->head + kept++) % w->cap] = *r;
     }
     w->n = kept;
+    metrics_gauge_set(w->met.queue, (double)w->n);
     while (w->current == u)
         pthread_cond_wait(&w->idle, &w->lock);
     pthread_mutex_unlock(&w->lock);
