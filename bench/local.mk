@@ -2,8 +2,7 @@
 # `make bench` builds everything and runs them from the build directory;
 # it fails if any benchmark misses its goal, after running them all.
 EXTRA_DIST += bench/pprof_merge bench/tsdb bench/retime.c bench/tsdb_timer.c \
-	bench/scrape bench/replay/main.go bench/replay/go.mod \
-	bench/replay/build.sh
+	bench/scrape bench/replay/main.go bench/replay/go.mod
 EXTRA_DIST += bench/query bench/query_load.c
 
 .PHONY: bench

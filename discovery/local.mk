@@ -36,7 +36,6 @@ tests_unit_test_discovery_k8s_LDADD = $(KILN_DISC_LIBS)
 TESTS += tests/e2e/k8s_sd.sh
 EXTRA_DIST += \
 	tests/e2e/k8s_sd.sh \
-	tests/fakek8s/build.sh \
 	tests/fakek8s/go.mod \
 	tests/fakek8s/main.go \
 	tests/fakek8s/pods.json

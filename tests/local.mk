@@ -31,7 +31,7 @@ EXTRA_DIST += \
 	tests/e2e/server_reload.sh \
 	tests/badtarget/main.go \
 	tests/badtarget/go.mod \
-	tests/badtarget/build.sh
+	tests/gobuild.sh
 EXTRA_DIST += \
 	tests/e2e/lib.sh \
 	tests/e2e/kilnctl_fixtures.sh \

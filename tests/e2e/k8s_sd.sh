@@ -12,7 +12,7 @@ if [ ! -x "$prog" ]; then
     not_ok "requirement: $prog not built (make check builds it)"
     tap_done
 fi
-if ! GO="$GO" sh "$top_srcdir/tests/fakek8s/build.sh" "$tmp" \
+if ! GO="$GO" sh "$top_srcdir/tests/gobuild.sh" "$top_srcdir/tests/fakek8s" "$tmp" \
     >"$tmp/build.log" 2>&1; then
     not_ok "build tests/fakek8s"
     diag_file "$tmp/build.log" 40

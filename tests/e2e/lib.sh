@@ -106,7 +106,7 @@ cleanup() {
 
 # build_goapp DIR: builds the Go test program as DIR/goapp.
 build_goapp() {
-    GO="$GO" sh "$top_srcdir/tests/goapp/build.sh" "$1"
+    GO="$GO" sh "$top_srcdir/tests/gobuild.sh" "$top_srcdir/tests/goapp" "$1"
 }
 
 # start_goapp BINARY: starts it on 127.0.0.1:0 and sets $goapp_addr

@@ -48,7 +48,7 @@ if ! build_goapp "$tmp/bin" || ! start_goapp "$tmp/bin/goapp"; then
     not_ok "the Go test program starts"
     tap_done
 fi
-if ! GO="$GO" sh "$top_srcdir/tests/badtarget/build.sh" "$tmp/bin" \
+if ! GO="$GO" sh "$top_srcdir/tests/gobuild.sh" "$top_srcdir/tests/badtarget" "$tmp/bin" \
     >"$tmp/build.log" 2>&1; then
     not_ok "tests/badtarget builds"
     diag_file "$tmp/build.log"

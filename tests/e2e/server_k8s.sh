@@ -46,7 +46,7 @@ EOF
 } >"$tmp/pods.json"
 echo "s3cret" >"$tmp/token"
 
-if ! GO="$GO" sh "$top_srcdir/tests/fakek8s/build.sh" "$tmp" \
+if ! GO="$GO" sh "$top_srcdir/tests/gobuild.sh" "$top_srcdir/tests/fakek8s" "$tmp" \
     >"$tmp/fake-build.log" 2>&1; then
     not_ok "build tests/fakek8s"
     diag_file "$tmp/fake-build.log"
