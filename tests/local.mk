@@ -41,7 +41,6 @@ EXTRA_DIST += \
 	tests/e2e/tsdb_crash.sh \
 	tests/goapp/main.go \
 	tests/goapp/go.mod \
-	tests/goapp/build.sh \
 	tests/fixtures/README.md \
 	tests/fixtures/regen.sh \
 	tests/fixtures/go/cpu.pb.gz \
