@@ -46,7 +46,7 @@
 // requests are kept; later ones are counted and the count goes to stderr.
 // Once every port listens, stdout gets "listening on 127.0.0.1:A-B".
 //
-// Standard library only, built by build.sh without network.
+// Standard library only, built by tests/gobuild.sh without network.
 package main
 
 import (
