@@ -10,7 +10,11 @@
 #include "base/buf.h"
 #include "base/status.h"
 
-#define JSONW_MAX_DEPTH 64
+/* Deepest nesting of objects and arrays: room for a flame-graph tree about
+ * 1,000 frames deep (two levels per frame, plus an envelope), at 2 bytes
+ * of writer state per level; no deeper than jansson (2048) and so most
+ * JSON readers parse. */
+#define JSONW_MAX_DEPTH 2000
 /* Room for any number jsonw_fmt_double writes, NUL included. */
 #define JSONW_DOUBLE_STR_MAX 32
 

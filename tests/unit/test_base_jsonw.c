@@ -306,7 +306,9 @@ static void test_limits_and_sticky_errors(void)
     jsonw_array_end(&d.w);
     CHECK_INT(d.b.len, len);
     CHECK_INT(len, JSONW_MAX_DEPTH);
-    doc_err(&d, KB_ERR_LIMIT, "json: nesting deeper than 64");
+    char msg[64];
+    snprintf(msg, sizeof(msg), "json: nesting deeper than %d", JSONW_MAX_DEPTH);
+    doc_err(&d, KB_ERR_LIMIT, msg);
     buf_free(&d.b);
 
     doc_init(&d, 16);

@@ -47,11 +47,11 @@ static uint32_t loc(struct pprof_profile *p, const char *names)
  * "main/inl;outer"). */
 static void sample(struct pprof_profile *p, const char *stack, int64_t v)
 {
-    uint32_t ids[128];
+    static uint32_t ids[2048];
     uint32_t n = 0;
-    char buf[1024];
+    static char buf[8192];
     snprintf(buf, sizeof(buf), "%s", stack);
-    for (char *save, *t = strtok_r(buf, "/", &save); t && n < 128;
+    for (char *save, *t = strtok_r(buf, "/", &save); t && n < 2048;
          t = strtok_r(NULL, "/", &save))
         ids[n++] = loc(p, t);
     /* pprof stacks are leaf first. */
@@ -479,15 +479,16 @@ static void test_json(void)
 
 static void test_json_depth(void)
 {
-    /* A 100-frame stack: too deep for the writer unless folded by depth. */
+    /* A 1100-frame stack: too deep for the writer unless folded by
+     * depth. */
     struct pprof_profile *p = new_profile();
-    char stack[1024] = "main";
-    for (int i = 0; i < 99; i++)
+    static char stack[4096] = "main";
+    for (int i = 0; i < 1099; i++)
         strcat(stack, i % 2 ? "/f" : "/g");
     sample(p, stack, 7);
     sample(p, "main/h", 1);
     struct pprof_flame *full = build(p);
-    CHECK_INT(full->max_depth, 100);
+    CHECK_INT(full->max_depth, 1100);
     char *s = json_of(full);
     CHECK(s == NULL);
     uint32_t md = pprof_flame_json_max_depth(0);
