@@ -42,7 +42,9 @@ windows=12  # windows compared: 2 minutes
 # 7 when nothing listens there).
 free_port() {
     fp=$((22000 + ($$ * 7 + $1 * 131) % 10000))
-    while curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$fp/"; [ $? -ne 7 ]; do
+    while :; do
+        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$fp/"
+        [ $? -eq 7 ] && break
         fp=$((fp + 1))
     done
     echo "$fp"
@@ -53,7 +55,8 @@ demo_pprof=$(free_port 2)
 "$demo" "127.0.0.1:$demo_http" "127.0.0.1:$demo_pprof" --load \
     >"$tmp/demo.log" 2>&1 &
 demo_pid=$!
-if ! wait_until 30 curl -sf -o /dev/null "http://127.0.0.1:$demo_http/stats"; then
+stats_url=http://127.0.0.1:$demo_http/stats
+if ! wait_until 30 curl -sf -o /dev/null "$stats_url"; then
     not_ok "the demo service starts and serves /stats"
     diag_file "$tmp/demo.log"
     tap_done
@@ -64,7 +67,7 @@ ok "the demo service starts and serves /stats"
 # read of /stats into $tmp/stats, until the test ends.
 (
     while :; do
-        curl -s --max-time 30 "http://127.0.0.1:$demo_http/stats" |
+        curl -s --max-time 30 "$stats_url" |
             awk '{ v[$1] = $2 }
                  END { if ("time_seconds" in v)
                            print v["time_seconds"],
@@ -172,14 +175,16 @@ if awk -v i="$interval" '
         printf "%.6f %.6f %.6f\n", dp / dc, dp, dc
     }' "$tmp/stats" "$tmp/used" >"$tmp/measured"; then
     read -r measured m_primes m_process <"$tmp/measured"
-    ok "the service measured its CPU over the windows ($(wc -l <"$tmp/stats") reads of /stats)"
+    reads=$(wc -l <"$tmp/stats")
+    ok "the service measured its CPU over the windows ($reads reads of /stats)"
 else
     not_ok "the service measured its CPU over the windows"
     diag_file "$tmp/measured"
     diag_file "$tmp/stats" 5
     tap_done
 fi
-diag "measured: count_primes $m_primes s of $m_process s process CPU, share $measured"
+diag "measured: count_primes $m_primes s of $m_process s process CPU," \
+    "share $measured"
 
 # value OUT: the single value of an instant vector answer, or nothing.
 value() {
@@ -188,9 +193,9 @@ value() {
 }
 sel_f='cpu{job="demo",__function__=~"count_primes.*"}'
 sel_all='cpu{job="demo"}'
-share_q="sum(increase($sel_f[$range])) / sum(increase($sel_all[$range]))"
-if query "$tmp/f.json" "sum(increase($sel_f[$range]))" "$end" &&
-    query "$tmp/a.json" "sum(increase($sel_all[$range]))" "$end" &&
+share_q="sum(increase(${sel_f}[$range])) / sum(increase(${sel_all}[$range]))"
+if query "$tmp/f.json" "sum(increase(${sel_f}[$range]))" "$end" &&
+    query "$tmp/a.json" "sum(increase(${sel_all}[$range]))" "$end" &&
     query "$tmp/s.json" "$share_q" "$end" &&
     q_f=$(value "$tmp/f.json") && q_all=$(value "$tmp/a.json") &&
     share=$(value "$tmp/s.json") && [ -n "$share" ] && [ -n "$q_all" ]; then
