@@ -10,7 +10,9 @@
 # Δcount_primes_cpu_seconds / Δprocess_cpu_seconds over the same windows,
 # read from the service's /stats (thread and process CPU clocks). The
 # measured share must also be above 0.3 (--load spends most of its CPU in
-# count_primes), so the comparison means something. Prints TAP.
+# count_primes), so the comparison means something, and the queried values
+# must equal those of the stored profiles merged by kilnctl (so a gap is
+# the profiles' own, not the query's). Prints TAP.
 #
 # Alignment: a CPU profile covers the 10 s window before its time stamp
 # (the request's start plus its duration, see docs/scraping.md), so the
@@ -26,7 +28,7 @@
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/server_lib.sh"
 
-if ! require_tools jq curl awk || ! require_kiln; then
+if ! require_tools jq curl awk || ! require_kiln || ! require_kilnctl; then
     tap_done
 fi
 server_tmpdir
@@ -233,6 +235,27 @@ if stop_kiln; then
 else
     not_ok "SIGTERM: kiln exits 0"
     diag_file "$tmp/kiln.log" 40
+fi
+
+# The query against the stored profiles it read: the merge of the same 12
+# windows, by kilnctl, has the same count_primes (cum) and total. So any
+# gap between the queried and the measured share is the profiles' own.
+if "$KILNCTL" tsdb dump "$tmp/db" --match="$sel_all" \
+    --start="$(sed -n 2p "$tmp/ends")" --end="$end" -o "$tmp/win.pb.gz" \
+    2>"$tmp/err" &&
+    "$KILNCTL" pprof top -s cpu --format=json "$tmp/win.pb.gz" \
+        >"$tmp/win.json" 2>>"$tmp/err" &&
+    jq -r '[.total, ([.rows[] | select(.name | test("^count_primes")) |
+             .cum] | add)] | @tsv' "$tmp/win.json" >"$tmp/win.tsv" &&
+    read -r p_all p_f <"$tmp/win.tsv" &&
+    awk -v a="$q_all" -v f="$q_f" -v pa="$p_all" -v pf="$p_f" 'BEGIN {
+        exit !(pa > 0 && (a - pa) ^ 2 <= (pa * 1e-9) ^ 2 &&
+               (f - pf) ^ 2 <= (pf * 1e-9) ^ 2) }'; then
+    ok "the stored profiles of those windows merge to the queried values"
+else
+    not_ok "the stored profiles of those windows merge to the queried values"
+    diag "query: $q_f of $q_all; merged profiles: ${p_f:-?} of ${p_all:-?}"
+    diag_file "$tmp/err"
 fi
 if grep -Eq 'level=error|runtime error|Sanitizer' "$tmp/kiln.log" \
     "$tmp/demo.log"; then
