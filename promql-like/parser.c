@@ -891,7 +891,7 @@ static enum kb_status parse_binary(struct parser *p, int min_prec,
                    p->lim.max_depth);
         goto done;
     }
-    struct pql_expr *lhs;
+    struct pql_expr *lhs = NULL;
     if ((st = parse_unary(p, &lhs)) != KB_OK)
         goto done;
     for (;;) {

@@ -20,8 +20,10 @@ TESTS += \
 	tests/e2e/server_reload.sh \
 	tests/e2e/server_k8s.sh \
 	tests/e2e/server_bad_targets.sh \
-	tests/e2e/server_crash.sh
+	tests/e2e/server_crash.sh \
+	tests/e2e/query_share.sh
 EXTRA_DIST += \
+	tests/e2e/query_share.sh \
 	tests/e2e/server_lib.sh \
 	tests/e2e/server_k8s.sh \
 	tests/e2e/server_bad_targets.sh \
